@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Shared setup for scripts/: a pinned Python environment cached outside the repository, and the
+# system tools the tests talk to. Every function is idempotent and cheap when its work is already done.
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE_DIR="${CERTKEEPER_CACHE:-$HOME/.cache/certkeeper}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# The virtualenv is keyed by the lock file, so a dependency change builds a fresh one and a warm run
+# only re-links the editable install of this checkout.
+ensure_python_env() {
+    local python="${PYTHON:-python3}"
+    "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || { echo "certkeeper needs Python >= 3.11 (found $("$python" --version))" >&2; exit 1; }
+    local key
+    key="$(cat "$REPO_ROOT/requirements/lock.txt" | sha256sum | cut -c1-16)"
+    VENV="$CACHE_DIR/venv-$key"
+    if [ ! -f "$VENV/.complete" ]; then
+        log "creating Python environment $VENV"
+        rm -rf "$VENV"
+        mkdir -p "$CACHE_DIR"
+        "$python" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+            -r "$REPO_ROOT/requirements/lock.txt"
+        touch "$VENV/.complete"
+    fi
+    local where
+    where="$("$VENV/bin/python" -c 'import certkeeper, os; print(os.path.dirname(certkeeper.__file__))' 2>/dev/null || true)"
+    if [ "$where" != "$REPO_ROOT/src/certkeeper" ]; then
+        log "installing certkeeper from $REPO_ROOT (editable)"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+            --no-build-isolation -e "$REPO_ROOT"
+    fi
+    export PATH="$VENV/bin:$PATH"
+}
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        log "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        apt_updated=1
+    fi
+    log "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# openssl and keytool check what pki writes (certificates, PKCS#12, JKS).
+ensure_system_tools() {
+    command -v openssl >/dev/null || apt_install openssl
+    command -v keytool >/dev/null || apt_install default-jre-headless
+}

@@ -1,0 +1,5 @@
+"""Allow ``python -m certkeeper``."""
+
+from certkeeper.cli.main import main
+
+main()
