@@ -1,0 +1,1 @@
+"""Where objects live: the Store protocol, the Kubernetes API backend and the embedded local backend."""
