@@ -1,0 +1,1 @@
+"""Informers, work queues, delayed requeues, controller workers and the clock they share."""
