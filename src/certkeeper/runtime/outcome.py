@@ -1,0 +1,76 @@
+"""What a reconcile decided, as data, and the one place that writes it to the store.
+
+Controllers gather state, decide, and return an ``Outcome``; ``apply_outcome`` performs it in a fixed
+order: creates, updates, deletes, then the status of the reconciled object, then events. A Conflict
+(someone else wrote first) propagates so the controller retries with fresh state; NotFound on a delete
+and AlreadyExists on a create of an identical name are the desired state already and are ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from certkeeper.runtime.events import Event, EventRecorder
+from certkeeper.store.ports import AlreadyExists, NotFound, RawObject, ResourceType, Store
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Write:
+    resource: ResourceType
+    object: RawObject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete:
+    resource: ResourceType
+    name: str
+    namespace: str | None = None
+    #: Delete only this incarnation (a precondition), so a re-created namesake survives.
+    uid: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    creates: tuple[Write, ...] = ()
+    updates: tuple[Write, ...] = ()
+    deletes: tuple[Delete, ...] = ()
+    #: The reconciled object carrying its new status (and the resourceVersion it was read at).
+    status: RawObject | None = None
+    events: tuple[Event, ...] = ()
+    requeue_after: float | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        return not (self.creates or self.updates or self.deletes or self.status is not None or self.events)
+
+
+NOTHING = Outcome()
+
+
+async def apply_outcome(
+    store: Store,
+    resource: ResourceType,
+    involved: RawObject,
+    outcome: Outcome,
+    recorder: EventRecorder | None = None,
+) -> RawObject | None:
+    """Write ``outcome``; returns the object as stored after its status update (if there was one)."""
+    for create in outcome.creates:
+        try:
+            await store.create(create.resource, create.object)
+        except AlreadyExists:
+            if not create.object.get("metadata", {}).get("name"):
+                raise
+    for update in outcome.updates:
+        await store.update(update.resource, update.object)
+    for delete in outcome.deletes:
+        with contextlib.suppress(NotFound):
+            await store.delete(delete.resource, delete.name, namespace=delete.namespace, uid=delete.uid)
+    written: RawObject | None = None
+    if outcome.status is not None:
+        written = await store.update_status(resource, outcome.status)
+    if recorder is not None:
+        for event in outcome.events:
+            await recorder.record(written or involved, event)
+    return written
