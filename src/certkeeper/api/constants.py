@@ -4,12 +4,12 @@ Everything here is API: the strings appear in manifests, conditions, events, ann
 keys, so they match cert-manager byte for byte. Vocabularies that are also the type of a field (key
 usages, key algorithms...) are ``Literal`` aliases with one ``Final`` constant per value, so that a
 constant type-checks where the field expects the literal. Condition types and reasons, which are
-plain strings on the wire, are ``StrEnum``s. Annotation and label keys live in
+plain strings on the wire, are ``StrEnum``s. Label and annotation keys are in
 :mod:`certkeeper.api.annotations`.
 
 Follows ``pkg/apis/certmanager/v1/{types,const,types_certificate,types_certificaterequest,
-types_issuer}.go``, ``pkg/apis/meta/v1/types.go``, ``pkg/apis/acme/v1/const.go`` and the reason
-constants of ``pkg/issuer/*/setup.go``. Pure.
+types_issuer}.go``, ``pkg/apis/meta/v1/types.go``, ``pkg/apis/acme/v1/{const,types}.go`` and the
+reason constants of ``pkg/issuer/*/setup.go``. Pure.
 """
 
 from __future__ import annotations
