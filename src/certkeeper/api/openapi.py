@@ -261,7 +261,9 @@ def _bounds(node: Schema, t: mi.IntType | mi.FloatType) -> None:
     elif t.lt is not None:
         node["maximum"] = t.lt
         node["exclusiveMaximum"] = True
-    _put(node, "multipleOf", t.multiple_of)
+    if t.multiple_of is not None:
+        # The structural validator does not implement multipleOf, and no CRD of ours needs it.
+        raise SchemaError(f"{t}: multipleOf is not supported")
 
 
 # --- the API server's rules for CRD schemas ------------------------------------------------------
