@@ -5,12 +5,16 @@ from __future__ import annotations
 import click
 
 from certkeeper import __version__
+from certkeeper.cli.crds import crds
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="certkeeper")
 def cli() -> None:
     """certkeeper keeps X.509 certificates issued and renewed (cert-manager's v1 API)."""
+
+
+cli.add_command(crds)
 
 
 def main() -> None:
