@@ -11,6 +11,7 @@ Every error raised for bad input by ``certkeeper.pki`` is a :class:`PkiError`, w
     ├── InvalidTemplate        SANs, usages, name constraints or signature algorithm that cannot be encoded
     ├── InvalidCsr             a CSR whose signature, extensions or content do not fit the request
     ├── InvalidChain           certificates that do not form a single chain
+    ├── SigningError           signer key and issuer certificate (or public key) do not belong together
     └── RenewalWindowError     no renewal window fits; carries the desired renewal time
 
 Messages never contain key material: key parsing errors say what failed, not what was parsed.
@@ -56,6 +57,10 @@ class InvalidCsr(PkiError):
 
 class InvalidChain(PkiError):
     """Certificates that are not one unbroken chain (cert-manager's ``InvalidData`` chain errors)."""
+
+
+class SigningError(PkiError):
+    """The signing key does not belong to the issuer certificate (or, self-signed, to the subject key)."""
 
 
 class RenewalWindowError(PkiError):

@@ -29,6 +29,7 @@ from certkeeper.pki.pem import DEFAULT_PEM_LIMITS, PemLimits, decode_private_key
 
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+SigningHash: TypeAlias = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 MIN_RSA_KEY_SIZE: Final = 2048
 MAX_RSA_KEY_SIZE: Final = 8192
@@ -79,7 +80,7 @@ ALLOWED_SIGNATURE_ALGORITHMS: Final[dict[KeyAlgorithm, tuple[SignatureAlgorithm,
     KeyAlgorithm.ED25519: (SignatureAlgorithm.PURE_ED25519,),
 }
 
-_HASHES: Final[dict[SignatureAlgorithm, type[hashes.HashAlgorithm] | None]] = {
+_HASHES: Final[dict[SignatureAlgorithm, type[SigningHash] | None]] = {
     SignatureAlgorithm.SHA256_WITH_RSA: hashes.SHA256,
     SignatureAlgorithm.SHA384_WITH_RSA: hashes.SHA384,
     SignatureAlgorithm.SHA512_WITH_RSA: hashes.SHA512,
@@ -203,9 +204,15 @@ def load_pem_private_key(data: bytes, *, limits: PemLimits = DEFAULT_PEM_LIMITS)
     return _check_supported(key, context)
 
 
-def public_key_of(key: PrivateKey) -> PublicKey:
-    """The public half of ``key``."""
-    return key.public_key()
+def supported_public_key(key: object) -> PublicKey:
+    """``key`` (from a certificate or CSR) if it is RSA, ECDSA on P-256/384/521 or Ed25519."""
+    if isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in _CURVE_SIZES:
+            raise UnsupportedKey(f"unsupported elliptic curve {key.curve.name}")
+        return key
+    raise UnsupportedKey(f"unsupported public key type {type(key).__name__}")
 
 
 def _public(key: PrivateKey | PublicKey) -> PublicKey:
@@ -290,7 +297,7 @@ def check_signature_algorithm(algorithm: KeyAlgorithm, requested: SignatureAlgor
         raise InvalidTemplate(f"for key algorithm {algorithm} the allowed signature algorithms are [{names}]")
 
 
-def hash_for(signature_algorithm: SignatureAlgorithm) -> hashes.HashAlgorithm | None:
+def hash_for(signature_algorithm: SignatureAlgorithm) -> SigningHash | None:
     """The hash cryptography's ``sign()`` takes for ``signature_algorithm`` (None for Ed25519)."""
     hash_type = _HASHES[signature_algorithm]
     return None if hash_type is None else hash_type()
