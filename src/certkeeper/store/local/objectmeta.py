@@ -1,0 +1,274 @@
+"""Object metadata rules the API server applies to every kind, for the local store.
+
+The API server checks ``metadata`` itself (names, namespaces, labels, annotations, owner references,
+finalizers) before any admission webhook sees an object; the embedded store does the same so that a bad
+object is refused the same way in both shapes. Messages are those of apimachinery's
+``pkg/api/validation/objectmeta.go``, ``pkg/util/validation/validation.go`` and
+``pkg/api/validate/content/kube.go``. Generated names follow ``apiserver/pkg/storage/names``. Pure: the
+random source is a parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from certkeeper.api.field import ErrorType, FieldError, FieldPath, forbidden, invalid, required, too_long
+
+_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + r"(\." + _DNS1123_LABEL_FMT + ")*"
+_DNS1123_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_LABEL_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+)
+_LABEL_VALUE_FMT = f"({_LABEL_KEY_FMT})?"
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
+
+_DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}$")
+_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
+_LABEL_KEY_RE = re.compile(f"^{_LABEL_KEY_FMT}$")
+_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
+
+#: The longest ``metadata.annotations`` (keys plus values, in bytes) the API server accepts.
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
+#: The random suffix of a generated name: five characters without vowels, as ``utilrand.String``.
+_GENERATED_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_MAX_GENERATED_PREFIX = 63 - 5
+
+_ORPHAN_FINALIZER = "orphan"
+_FOREGROUND_FINALIZER = "foregroundDeletion"
+
+_METADATA = FieldPath("metadata")
+
+
+def _regex_error(msg: str, fmt: str, *examples: str) -> str:
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}'" for e in examples)
+    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+
+
+def is_dns1123_subdomain(value: str, *, unit: str = "characters") -> list[str]:
+    """Problems with ``value`` as a DNS-1123 subdomain (names of most kinds); empty when valid."""
+    errs = []
+    if len(value) > 253:
+        errs.append(f"must be no more than 253 {unit}")
+    if not _DNS1123_SUBDOMAIN_RE.match(value):
+        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1123_label(value: str) -> list[str]:
+    """Problems with ``value`` as a DNS-1123 label (namespace names); empty when valid."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 characters")
+    if not _DNS1123_LABEL_RE.match(value):
+        if _DNS1123_SUBDOMAIN_RE.match(value):
+            errs.append("must not contain dots")
+        else:
+            errs.append(_regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def is_qualified_name(value: str) -> list[str]:
+    """Problems with ``value`` as a label key / qualified name (``example.com/name``); empty when valid."""
+    errs: list[str] = []
+    parts = value.split("/")
+    if len(parts) == 1:
+        name = parts[0]
+    elif len(parts) == 2:
+        prefix, name = parts
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            errs += [f"prefix part {m}" for m in is_dns1123_subdomain(prefix, unit="bytes")]
+    else:
+        detail = _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
+        return [f"a valid label key {detail} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _LABEL_KEY_RE.match(name):
+        errs.append("name part " + _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
+    return errs
+
+
+def is_label_value(value: str) -> list[str]:
+    """Problems with ``value`` as a label value; empty when valid."""
+    errs = []
+    if len(value) > 63:
+        errs.append("must be no more than 63 bytes")
+    if not _LABEL_VALUE_RE.match(value):
+        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errs
+
+
+def _mask_trailing_dash(name: str) -> str:
+    # A generateName prefix may end in '-': the random suffix follows it.
+    return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
+
+
+def generate_name(prefix: str, rng: random.Random) -> str:
+    """``prefix`` (cut to 58 characters) plus five random characters, as the API server names objects."""
+    return prefix[:_MAX_GENERATED_PREFIX] + "".join(rng.choice(_GENERATED_ALPHABET) for _ in range(5))
+
+
+def _as_map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _validate_labels(labels: Mapping[str, Any], path: FieldPath) -> list[FieldError]:
+    errs = []
+    for key, value in labels.items():
+        errs += [invalid(path, key, m) for m in is_qualified_name(key)]
+        if not isinstance(value, str):
+            errs.append(invalid(path, value, "must be a string"))
+            continue
+        errs += [invalid(path, value, m) for m in is_label_value(value)]
+    return errs
+
+
+def _validate_annotations(annotations: Mapping[str, Any], path: FieldPath) -> list[FieldError]:
+    errs = []
+    size = 0
+    for key, value in annotations.items():
+        errs += [invalid(path, key, m) for m in is_qualified_name(key.lower())]
+        if not isinstance(value, str):
+            errs.append(invalid(path.key(key), value, "must be a string"))
+            continue
+        size += len(key.encode()) + len(value.encode())
+    if size > TOTAL_ANNOTATION_SIZE_LIMIT:
+        errs.append(too_long(path, "", TOTAL_ANNOTATION_SIZE_LIMIT))
+    return errs
+
+
+def _validate_owner_references(refs: object, path: FieldPath) -> list[FieldError]:
+    if refs is None:
+        return []
+    if not isinstance(refs, list):
+        return [invalid(path, refs, "must be a list")]
+    errs: list[FieldError] = []
+    first_controller = ""
+    for i, ref in enumerate(refs):
+        at = path.index(i)
+        if not isinstance(ref, dict):
+            errs.append(invalid(at, ref, "must be an object"))
+            continue
+        api_version = ref.get("apiVersion") or ""
+        if not api_version:
+            errs.append(required(at.child("apiVersion"), "must not be empty"))
+        elif api_version.count("/") > 1 or not api_version.rpartition("/")[2]:
+            errs.append(invalid(at.child("apiVersion"), api_version, "must be <group>/<version> or <version>"))
+        for name in ("kind", "name", "uid"):
+            if not ref.get(name):
+                errs.append(required(at.child(name), "must not be empty"))
+        if api_version == "v1" and ref.get("kind") == "Event":
+            errs.append(invalid(at, ref, "/v1, Kind=Event is disallowed from being an owner"))
+        if ref.get("controller") is True:
+            current = f"{ref.get('kind', '')}/{ref.get('name', '')}"
+            if first_controller:
+                detail = (
+                    'Only one reference can have Controller set to true. Found "true" in references for '
+                    f"{first_controller} and {current}"
+                )
+                errs.append(invalid(path, refs, detail))
+            else:
+                first_controller = current
+    return errs
+
+
+def _validate_finalizers(finalizers: list[Any], path: FieldPath) -> list[FieldError]:
+    errs = []
+    for finalizer in finalizers:
+        if not isinstance(finalizer, str):
+            errs.append(invalid(path, finalizer, "must be a string"))
+            continue
+        errs += [invalid(path, finalizer, m) for m in is_qualified_name(finalizer)]
+    if _ORPHAN_FINALIZER in finalizers and _FOREGROUND_FINALIZER in finalizers:
+        detail = f"finalizer {_ORPHAN_FINALIZER} and {_FOREGROUND_FINALIZER} cannot be both set"
+        errs.append(invalid(path, finalizers, detail))
+    return errs
+
+
+def _validate_common(meta: Mapping[str, Any]) -> list[FieldError]:
+    errs = []
+    generation = meta.get("generation")
+    if isinstance(generation, int) and generation < 0:
+        errs.append(invalid(_METADATA.child("generation"), generation, "must be greater than or equal to 0"))
+    errs += _validate_labels(_as_map(meta.get("labels")), _METADATA.child("labels"))
+    errs += _validate_annotations(_as_map(meta.get("annotations")), _METADATA.child("annotations"))
+    errs += _validate_owner_references(meta.get("ownerReferences"), _METADATA.child("ownerReferences"))
+    errs += _validate_finalizers(finalizers_of(meta), _METADATA.child("finalizers"))
+    return errs
+
+
+def finalizers_of(meta: Mapping[str, Any]) -> list[Any]:
+    """``metadata.finalizers`` as a list (absent or malformed counts as none)."""
+    value = meta.get("finalizers")
+    return value if isinstance(value, list) else []
+
+
+def validate_create(meta: Mapping[str, Any], *, namespaced: bool) -> list[FieldError]:
+    """What the API server checks in ``metadata`` on create (after a generated name was chosen)."""
+    errs: list[FieldError] = []
+    generate = meta.get("generateName") or ""
+    if generate:
+        errs += [invalid(_METADATA.child("generateName"), generate, m) for m in _name_errors(generate, prefix=True)]
+    name = meta.get("name") or ""
+    if not name:
+        errs.append(required(_METADATA.child("name"), "name or generateName is required"))
+    else:
+        errs += [invalid(_METADATA.child("name"), name, m) for m in _name_errors(name, prefix=False)]
+    if namespaced:
+        namespace = meta.get("namespace") or ""
+        if not namespace:
+            errs.append(required(_METADATA.child("namespace"), ""))
+        else:
+            errs += [invalid(_METADATA.child("namespace"), namespace, m) for m in is_dns1123_label(namespace)]
+    return errs + _validate_common(meta)
+
+
+def _name_errors(name: object, *, prefix: bool) -> list[str]:
+    if not isinstance(name, str):
+        return ["must be a string"]
+    return is_dns1123_subdomain(_mask_trailing_dash(name) if prefix else name)
+
+
+def validate_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[FieldError]:
+    """What the API server checks in ``metadata`` on update (system fields are already carried over)."""
+    errs: list[FieldError] = []
+    if old.get("deletionTimestamp"):
+        added = sorted(set(map(str, finalizers_of(new))) - set(map(str, finalizers_of(old))))
+        if added:
+            # Go prints the added set with %#v: []string{"a", "b"}.
+            shown = "[]string{" + ", ".join(json.dumps(f) for f in added) + "}"
+            detail = f"no new finalizers can be added if the object is being deleted, found new finalizers {shown}"
+            errs.append(forbidden(_METADATA.child("finalizers"), detail))
+    new_generation, old_generation = new.get("generation") or 0, old.get("generation") or 0
+    if isinstance(new_generation, int) and isinstance(old_generation, int) and new_generation < old_generation:
+        errs.append(invalid(_METADATA.child("generation"), new_generation, "must not be decremented"))
+    for name in ("name", "namespace"):
+        if (new.get(name) or "") != (old.get(name) or ""):
+            errs.append(invalid(_METADATA.child(name), new.get(name) or "", "field is immutable"))
+    return errs + _validate_common(new)
+
+
+def internal_error(path: FieldPath, detail: str) -> FieldError:
+    """A field error for a request the store cannot make sense of (printed without a value)."""
+    return FieldError(ErrorType.INVALID, str(path), detail=detail)

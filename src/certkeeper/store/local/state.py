@@ -1,0 +1,201 @@
+"""In-memory state of the local store, and the batch in which one write is computed.
+
+Objects are kept as canonical JSON bytes (``Entry.raw``) next to a decoded view used only inside the
+store: every read decodes a fresh copy, so no caller can reach the store's own dicts. Indexes by uid and
+by owner uid serve cascading deletion. A ``Batch`` is the overlay one verb writes into (an object, the
+dependents a deletion cascades to): it is checked, persisted as one transaction, and only then applied
+to the state and published. Pure data structures, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from certkeeper.store.local.watch import Change
+from certkeeper.store.ports import EventType, RawObject
+
+#: (resource, namespace, name); resource is ``str(ResourceType)``, namespace "" for cluster-scoped kinds.
+Key = tuple[str, str, str]
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(obj: RawObject) -> bytes:
+    return _encoder.encode(obj)
+
+
+def decode(raw: bytes) -> RawObject:
+    obj: RawObject = msgspec.json.decode(raw)
+    return obj
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def owner_uids(obj: Mapping[str, Any]) -> set[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences")
+    if not isinstance(refs, list):
+        return set()
+    return {ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str)}
+
+
+@dataclass(slots=True)
+class Entry:
+    """One stored object."""
+
+    key: Key
+    rv: int
+    obj: RawObject
+    raw: bytes
+    #: Server-side-apply field sets by manager (encoded paths), see ``apply.py``.
+    managers: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def uid(self) -> str:
+        return str(self.obj.get("metadata", {}).get("uid", ""))
+
+
+class State:
+    """Every object, by resource and (namespace, name), with uid and owner indexes."""
+
+    def __init__(self, rv: int) -> None:
+        self.rv = rv
+        self._objects: dict[str, dict[tuple[str, str], Entry]] = {}
+        self._by_uid: dict[str, Key] = {}
+        self._dependents: dict[str, set[Key]] = {}
+
+    def get(self, key: Key) -> Entry | None:
+        return self._objects.get(key[0], {}).get((key[1], key[2]))
+
+    def entries(self, resource: str) -> list[Entry]:
+        """The entries of ``resource`` in key order (namespace, then name), as etcd lists them."""
+        table = self._objects.get(resource, {})
+        return [table[k] for k in sorted(table)]
+
+    def key_of_uid(self, uid: str) -> Key | None:
+        return self._by_uid.get(uid)
+
+    def dependents_of(self, uid: str) -> set[Key]:
+        return set(self._dependents.get(uid, ()))
+
+    def put(self, entry: Entry) -> None:
+        self.remove(entry.key)
+        self._objects.setdefault(entry.key[0], {})[(entry.key[1], entry.key[2])] = entry
+        if entry.uid:
+            self._by_uid[entry.uid] = entry.key
+        for owner in owner_uids(entry.obj):
+            self._dependents.setdefault(owner, set()).add(entry.key)
+
+    def remove(self, key: Key) -> None:
+        table = self._objects.get(key[0])
+        if table is None:
+            return
+        entry = table.pop((key[1], key[2]), None)
+        if entry is None:
+            return
+        if not table:
+            del self._objects[key[0]]
+        if self._by_uid.get(entry.uid) == key:
+            del self._by_uid[entry.uid]
+        for owner in owner_uids(entry.obj):
+            dependents = self._dependents.get(owner)
+            if dependents is not None:
+                dependents.discard(key)
+                if not dependents:
+                    del self._dependents[owner]
+
+
+class Batch:
+    """The changes one write makes, on top of the state, before they are committed."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.rv = state.rv
+        self._pending: dict[Key, Entry | None] = {}
+        self.changes: list[Change] = []
+
+    def get(self, key: Key) -> Entry | None:
+        if key in self._pending:
+            return self._pending[key]
+        return self.state.get(key)
+
+    def uid_exists(self, uid: str) -> bool:
+        """Whether an object with ``uid`` exists once this batch is applied."""
+        for entry in self._pending.values():
+            if entry is not None and entry.uid == uid:
+                return True
+        key = self.state.key_of_uid(uid)
+        if key is None:
+            return False
+        entry = self.get(key)
+        return entry is not None and entry.uid == uid
+
+    def next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def write(self, key: Key, obj: RawObject, *, managers: dict[str, list[str]] | None = None) -> Entry:
+        """Store ``obj`` (its metadata.resourceVersion is set here) as ADDED or MODIFIED."""
+        prev = self.get(key)
+        rv = self.next_rv()
+        obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
+        if managers is None:
+            managers = prev.managers if prev is not None else {}
+        entry = Entry(key, rv, obj, encode(obj), managers)
+        self._pending[key] = entry
+        self.changes.append(
+            Change(
+                rv=rv,
+                type=EventType.MODIFIED if prev is not None else EventType.ADDED,
+                resource=key[0],
+                namespace=key[1],
+                name=key[2],
+                raw=entry.raw,
+                labels=labels_of(obj),
+                prev_raw=prev.raw if prev is not None else None,
+                prev_labels=labels_of(prev.obj) if prev is not None else None,
+            )
+        )
+        return entry
+
+    def delete(self, key: Key, final: RawObject) -> Entry:
+        """Remove the object at ``key``; ``final`` is its last state, reported at the deletion's RV."""
+        prev = self.get(key)
+        if prev is None:
+            raise KeyError(key)
+        rv = self.next_rv()
+        final.setdefault("metadata", {})["resourceVersion"] = str(rv)
+        entry = Entry(key, rv, final, encode(final), {})
+        self._pending[key] = None
+        self.changes.append(
+            Change(
+                rv=rv,
+                type=EventType.DELETED,
+                resource=key[0],
+                namespace=key[1],
+                name=key[2],
+                raw=entry.raw,
+                labels=labels_of(final),
+                prev_raw=prev.raw,
+                prev_labels=labels_of(prev.obj),
+            )
+        )
+        return entry
+
+    def pending(self) -> Iterator[tuple[Key, Entry | None]]:
+        return iter(self._pending.items())
+
+    def apply(self) -> None:
+        """Make the batch part of the state (after it was committed)."""
+        for key, entry in self._pending.items():
+            if entry is None:
+                self.state.remove(key)
+            else:
+                self.state.put(entry)
+        self.state.rv = self.rv
