@@ -2,7 +2,9 @@
 
 Follows cert-manager's pkg/controller/certificates/issuing/internal/keystore.go (encodePKCS12Keystore,
 encodePKCS12Truststore), which calls software.sslmate.com/src/go-pkcs12. The layout and parameters are go-pkcs12's
-(v0.7.4), so that a file from certkeeper is, given the same random bytes, byte for byte what cert-manager writes:
+(v0.7.4), so that a file from certkeeper is, given the same random bytes, byte for byte what cert-manager writes
+(cert-manager HEAD pins v0.7.3, which differs only by leaving out the NULL parameter of the PBES2 PRF; v0.7.4
+adds it because RFC 8018 requires it and BoringSSL rejects files without it):
 
 keystore (``Encoder.Encode``, modelled on OpenSSL's PKCS12_create)::
 
