@@ -30,7 +30,7 @@ def as_go_number(value: int | float) -> int | float:
         try:
             return float(value)
         except OverflowError:
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf
     return value
 
 
