@@ -74,9 +74,14 @@ SignResult = Issued | Pending | Failed
 
 @dataclass(frozen=True, slots=True)
 class SetupResult:
+    """The Ready condition an issuer wants, whether to record it as an event, and whether setup failed
+    in a way worth retrying (cert-manager then also records ``ErrInitIssuer`` and backs off)."""
+
     ready: bool
     reason: str
     message: str
+    event: Literal["Normal", "Warning"] | None = None
+    retry: bool = False
 
 
 class SecretReader(Protocol):

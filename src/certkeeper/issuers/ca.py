@@ -58,20 +58,26 @@ class CAIssuer:
             key = secret_tls_key(secret, ctx.pem_limits)
         except (SecretNotFound, InvalidSecretData) as exc:
             message = GET_KEY_PAIR_MESSAGE + str(exc)
-            return SetupResult(ready=False, reason=IssuerReason.ERR_GET_KEY_PAIR, message=message)
+            return SetupResult(
+                ready=False, reason=IssuerReason.ERR_GET_KEY_PAIR, message=message, event="Warning", retry=True
+            )
         if not _is_ca(chain[0]):
             return SetupResult(
                 ready=False,
                 reason=IssuerReason.ERR_INVALID_KEY_PAIR,
                 message=GET_KEY_PAIR_MESSAGE + "certificate is not a CA",
+                event="Warning",
             )
         if not public_keys_equal(key, supported_public_key(chain[0].public_key())):
             return SetupResult(
                 ready=False,
                 reason=IssuerReason.ERR_INVALID_KEY_PAIR,
                 message=GET_KEY_PAIR_MESSAGE + "private key does not match the CA certificate",
+                event="Warning",
             )
-        return SetupResult(ready=True, reason=IssuerReason.KEY_PAIR_VERIFIED, message=KEY_PAIR_VERIFIED_MESSAGE)
+        return SetupResult(
+            ready=True, reason=IssuerReason.KEY_PAIR_VERIFIED, message=KEY_PAIR_VERIFIED_MESSAGE, event="Normal"
+        )
 
     async def sign(self, request: CertificateRequest, issuer: GenericIssuer, ctx: SignContext) -> SignResult:
         ca = issuer.spec.ca
