@@ -21,7 +21,8 @@ import yaml
 
 from certkeeper.api import acme, acme_solvers, certmanager
 from certkeeper.api.meta import Resource
-from certkeeper.api.openapi import VALIDATIONS, Schema, SchemaOptions, struct_schema, structural_violations
+from certkeeper.api.openapi import VALIDATIONS, Schema, SchemaOptions, struct_schema
+from certkeeper.api.schema_rules import structural_violations
 
 CRD_API_VERSION: Final = "apiextensions.k8s.io/v1"
 #: Labels on every CRD, so ``kubectl get crd -l app.kubernetes.io/name=certkeeper`` finds them

@@ -28,7 +28,7 @@ from typing import Any, Final
 import msgspec
 
 from certkeeper.api import field as fe
-from certkeeper.api.field import ErrorType, FieldError, FieldPath, ValidationResult
+from certkeeper.api.field import FieldError, FieldPath, ValidationResult
 from certkeeper.api.meta import ObjectMeta
 from certkeeper.api.structural_schema import CompiledSchema, compile_schema
 from certkeeper.api.structural_values import Checker
@@ -244,7 +244,6 @@ def _default(value: object, node: CompiledSchema | None) -> None:
 __all__ = [
     "DEFAULT_LIMITS",
     "OBJECT_META_FIELDS",
-    "ErrorType",
     "Limits",
     "SchemaValidator",
     "StructuralResult",

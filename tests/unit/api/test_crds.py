@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from certkeeper.api.crds import KINDS, KindInfo, crd, crd_files, openapi_schema, render_all, to_yaml
-from certkeeper.api.openapi import structural_violations
+from certkeeper.api.schema_rules import structural_violations
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy" / "crds"
