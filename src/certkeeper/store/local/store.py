@@ -126,7 +126,7 @@ class LocalStore:
     @classmethod
     async def open(
         cls,
-        path: Path | None,
+        path: Path | Persistence | None,
         *,
         now: Callable[[], datetime],
         admit: Admit | None = None,
@@ -137,8 +137,17 @@ class LocalStore:
         new_uid: Callable[[], str] | None = None,
         list_types: ListTypes = DEFAULT_LIST_TYPES,
     ) -> LocalStore:
-        """Open the store persisted at ``path`` (a SQLite file, created if missing), or in memory if None."""
-        persistence: Persistence = SqlitePersistence(path) if path is not None else MemoryPersistence()
+        """Open the store persisted at ``path`` (a SQLite file, created if missing), or in memory if None.
+
+        A ``Persistence`` object may stand in for the path (tests use one that fails or is slow).
+        """
+        persistence: Persistence
+        if isinstance(path, Path):
+            persistence = SqlitePersistence(path)
+        elif path is None:
+            persistence = MemoryPersistence()
+        else:
+            persistence = path
         store = cls(
             persistence,
             now=now,
