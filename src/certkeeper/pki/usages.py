@@ -71,8 +71,9 @@ GO_KNOWN_EXT_KEY_USAGES: Final = frozenset(
     }
 )
 
-_KEY_USAGE_NAMES: Final = {bit: name for name, bit in reversed(KEY_USAGES.items())}
-_EXT_KEY_USAGE_NAMES: Final = {oid: name for name, oid in reversed(EXT_KEY_USAGES.items())}
+# Two strings share a bit ("signing") or an OID ("s/mime"); the first one listed is the name to print.
+_KEY_USAGE_NAMES: Final = {bit: name for name, bit in KEY_USAGES.items() if name != "signing"}
+_EXT_KEY_USAGE_NAMES: Final = {oid: name for name, oid in EXT_KEY_USAGES.items() if name != "s/mime"}
 
 
 def key_usages_for(usages: Sequence[str], *, is_ca: bool) -> tuple[int, tuple[ObjectIdentifier, ...]]:
