@@ -8,6 +8,16 @@ files for the programs on the host. The composition root wires admission (``Admi
 from certkeeper.store.local.admission import AdmissionResult, Admit, Operation
 from certkeeper.store.local.apply import ListTypes
 from certkeeper.store.local.kinds import KindPolicy, policy_for
+from certkeeper.store.local.secretfiles import SecretFileSink
 from certkeeper.store.local.store import LocalStore
 
-__all__ = ["AdmissionResult", "Admit", "KindPolicy", "ListTypes", "LocalStore", "Operation", "policy_for"]
+__all__ = [
+    "AdmissionResult",
+    "Admit",
+    "KindPolicy",
+    "ListTypes",
+    "LocalStore",
+    "Operation",
+    "SecretFileSink",
+    "policy_for",
+]
