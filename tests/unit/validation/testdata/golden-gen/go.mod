@@ -1,0 +1,3 @@
+module certkeeper.test/validation-golden
+
+go 1.26
