@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from certkeeper.api.meta import ObjectMeta, OwnerReference, Resource
+from certkeeper.api.meta import OwnerReference, Resource
 from certkeeper.runtime.clock import Clock
 from certkeeper.store.ports import RawObject
 from certkeeper.store.resources import encode
@@ -30,8 +30,3 @@ def controller_ref(owner: Resource) -> OwnerReference:
         controller=True,
         block_owner_deletion=True,
     )
-
-
-def is_controlled_by(meta: ObjectMeta, owner: Resource) -> bool:
-    uid = owner.metadata.uid
-    return any(ref.controller and ref.uid == uid for ref in meta.owner_references or ())

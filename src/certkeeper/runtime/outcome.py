@@ -1,7 +1,7 @@
 """What a reconcile decided, as data, and the one place that writes it to the store.
 
 Controllers gather state, decide, and return an ``Outcome``; ``apply_outcome`` performs it in a fixed
-order: creates, updates, deletes, then the status of the reconciled object, then events. A Conflict
+order: creates, applies, updates, deletes, then the status of the reconciled object, then events. A Conflict
 (someone else wrote first) propagates so the controller retries with fresh state; NotFound on a delete
 and AlreadyExists on a create of an identical name are the desired state already and are ignored.
 """
@@ -12,13 +12,22 @@ import contextlib
 from dataclasses import dataclass
 
 from certkeeper.runtime.events import Event, EventRecorder
-from certkeeper.store.ports import AlreadyExists, NotFound, RawObject, ResourceType, Store
+from certkeeper.store.ports import AlreadyExists, NotFound, PatchType, RawObject, ResourceType, Store
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Write:
     resource: ResourceType
     object: RawObject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Apply:
+    """A server-side apply (forced) of ``object`` as ``field_manager``."""
+
+    resource: ResourceType
+    object: RawObject
+    field_manager: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +42,7 @@ class Delete:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     creates: tuple[Write, ...] = ()
+    applies: tuple[Apply, ...] = ()
     updates: tuple[Write, ...] = ()
     deletes: tuple[Delete, ...] = ()
     #: The reconciled object carrying its new status (and the resourceVersion it was read at).
@@ -42,7 +52,8 @@ class Outcome:
 
     @property
     def is_noop(self) -> bool:
-        return not (self.creates or self.updates or self.deletes or self.status is not None or self.events)
+        writes = self.creates or self.applies or self.updates or self.deletes
+        return not (writes or self.status is not None or self.events)
 
 
 NOTHING = Outcome()
@@ -62,6 +73,17 @@ async def apply_outcome(
         except AlreadyExists:
             if not create.object.get("metadata", {}).get("name"):
                 raise
+    for apply in outcome.applies:
+        meta = apply.object.get("metadata", {})
+        await store.patch(
+            apply.resource,
+            meta["name"],
+            apply.object,
+            namespace=meta.get("namespace"),
+            patch_type=PatchType.APPLY,
+            field_manager=apply.field_manager,
+            force=True,
+        )
     for update in outcome.updates:
         await store.update(update.resource, update.object)
     for delete in outcome.deletes:
