@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from certkeeper.api.field import FieldPath, invalid
-from certkeeper.store.local import writes
+from certkeeper.store.local import context, deletion, writes
 from certkeeper.store.local.admission import Admit
 from certkeeper.store.local.apply import DEFAULT_LIST_TYPES, ListTypes
 from certkeeper.store.local.persistence import MemoryPersistence, Persistence, Row, SqlitePersistence
@@ -106,7 +106,7 @@ class LocalStore:
         if history_size < 1 or watch_queue_size < 1:
             raise ValueError("history_size and watch_queue_size must be positive")
         self._persistence = persistence
-        self._ctx = writes.WriteContext(
+        self._ctx = context.WriteContext(
             now=now,
             admit=admit,
             new_uid=new_uid or (lambda: str(uuid.uuid4())),
@@ -249,17 +249,17 @@ class LocalStore:
             return result
 
     async def create(self, resource: ResourceType, obj: RawObject) -> RawObject:
-        body = writes.copy_in(obj)
+        body = context.copy_in(obj)
         entry = await self._write(lambda batch: writes.create(batch, self._ctx, resource, body))
         return decode(entry.raw)
 
     async def update(self, resource: ResourceType, obj: RawObject) -> RawObject:
-        body = writes.copy_in(obj)
+        body = context.copy_in(obj)
         entry = await self._write(lambda batch: writes.update(batch, self._ctx, resource, body))
         return decode(entry.raw)
 
     async def update_status(self, resource: ResourceType, obj: RawObject) -> RawObject:
-        body = writes.copy_in(obj)
+        body = context.copy_in(obj)
         entry = await self._write(lambda batch: writes.update(batch, self._ctx, resource, body, status_only=True))
         return decode(entry.raw)
 
@@ -297,15 +297,15 @@ class LocalStore:
     async def delete(
         self, resource: ResourceType, name: str, *, namespace: str | None = None, uid: str | None = None
     ) -> None:
-        await self._write(lambda batch: writes.delete(batch, self._ctx, resource, name, namespace=namespace, uid=uid))
+        await self._write(lambda batch: deletion.delete(batch, self._ctx, resource, name, namespace=namespace, uid=uid))
 
     # -- reads ------------------------------------------------------------------------------------------
 
     async def get(self, resource: ResourceType, name: str, *, namespace: str | None = None) -> RawObject:
         self._check_open()
-        entry = self._state.get(writes.key_for(resource, namespace, name))
+        entry = self._state.get(context.key_for(resource, namespace, name))
         if entry is None:
-            raise writes.not_found(resource, name)
+            raise context.not_found(resource, name)
         return decode(entry.raw)
 
     def _snapshot(self, resource: str, rv: int) -> list[tuple[tuple[str, str], bytes]]:

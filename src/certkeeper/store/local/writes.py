@@ -9,10 +9,9 @@ registry/store.go``, ``rest.BeforeCreate``/``BeforeUpdate``) and the custom-reso
   unconditional for built-in kinds, stale is ``Conflict``), system metadata carried over, ``status``
   kept (status subresource), generation bumped on any change outside metadata, admission; an update
   that changes nothing writes nothing; one that removes the last finalizer of an object being deleted
-  deletes it;
-* delete: an object with finalizers gets ``deletionTimestamp`` (and a generation bump) and stays;
-  otherwise it goes, and its dependents are collected in the same batch (background propagation, as
-  the garbage collector would, dependents of dependents included).
+  deletes it (and collects its dependents, see ``deletion.py``);
+* patch: the merge or JSON patch is applied to the stored object and the result goes through update;
+  apply merges the configuration (``apply.py``) and creates the object when it is missing.
 
 Pure apart from the injected clock, uid source and random names.
 """
@@ -21,11 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import random
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -33,64 +28,26 @@ import msgspec
 from certkeeper.api.field import FieldError, FieldPath, invalid, required
 from certkeeper.store.local import apply as ssa
 from certkeeper.store.local import kinds, objectmeta
-from certkeeper.store.local.admission import Admit, Operation
+from certkeeper.store.local.admission import Operation
+from certkeeper.store.local.context import (
+    OPTIMISTIC_LOCK_MESSAGE,
+    WriteContext,
+    conflict,
+    copy_in,
+    key_for,
+    not_found,
+    rfc3339,
+)
+from certkeeper.store.local.deletion import collect_dependents
 from certkeeper.store.local.patches import PatchError, json_patch, merge_patch
 from certkeeper.store.local.state import Batch, Entry, Key, decode
-from certkeeper.store.ports import (
-    AlreadyExists,
-    Conflict,
-    Invalid,
-    NotFound,
-    PatchType,
-    RawObject,
-    ResourceType,
-)
+from certkeeper.store.ports import AlreadyExists, Invalid, NotFound, PatchType, RawObject, ResourceType
 
 logger = logging.getLogger(__name__)
 
-#: The API server's message for a stale resourceVersion.
-OPTIMISTIC_LOCK_MESSAGE = "the object has been modified; please apply your changes to the latest version and try again"
 _NO_SUCH_RESOURCE = "the server could not find the requested resource"
 _GENERATE_NAME_ATTEMPTS = 8
 _METADATA = FieldPath("metadata")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WriteContext:
-    """What writes need from outside: the clock, admission, and sources of uids and random names."""
-
-    now: Callable[[], datetime]
-    admit: Admit | None
-    new_uid: Callable[[], str]
-    rng: random.Random
-    list_types: ssa.ListTypes = ssa.DEFAULT_LIST_TYPES
-
-
-def rfc3339(moment: datetime) -> str:
-    """A timestamp as ``metav1.Time`` serialises it (UTC, whole seconds); naive times are taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def key_for(resource: ResourceType, namespace: str | None, name: str) -> Key:
-    return (str(resource), (namespace or "") if resource.namespaced else "", name)
-
-
-def not_found(resource: ResourceType, name: str) -> NotFound:
-    return NotFound(f'{resource} "{name}" not found')
-
-
-def conflict(resource: ResourceType, name: str, detail: str) -> Conflict:
-    return Conflict(f'Operation cannot be fulfilled on {resource} "{name}": {detail}')
-
-
-def copy_in(obj: object) -> RawObject:
-    """A private JSON copy of a caller's object (so later changes by the caller cannot reach the store)."""
-    result = msgspec.json.decode(msgspec.json.encode(obj))
-    if not isinstance(result, dict):
-        raise TypeError(f"an object must be a JSON object, not {type(result).__name__}")
-    return result
 
 
 def _meta(obj: RawObject, resource: ResourceType, name: str = "") -> dict[str, Any]:
@@ -411,75 +368,3 @@ def _server_side_apply(
         return create(batch, ctx, resource, obj, managers=managers)
     obj, managers = ssa.apply(decode(existing.raw), config, existing.managers, manager, ctx.list_types)
     return update(batch, ctx, resource, obj, status_only=status, managers=managers, unconditional=True)
-
-
-# -- delete ---------------------------------------------------------------------------------------------
-
-
-def _mark_deleting(batch: Batch, ctx: WriteContext, entry: Entry) -> None:
-    if entry.obj.get("metadata", {}).get("deletionTimestamp"):
-        return
-    obj = decode(entry.raw)
-    meta = obj["metadata"]
-    if int(meta.get("generation") or 0) > 0:
-        meta["generation"] = int(meta["generation"]) + 1
-    meta["deletionTimestamp"] = rfc3339(ctx.now())
-    meta["deletionGracePeriodSeconds"] = 0
-    batch.write(entry.key, obj)
-
-
-def delete(
-    batch: Batch, ctx: WriteContext, resource: ResourceType, name: str, *, namespace: str | None, uid: str | None
-) -> None:
-    """Delete an object: mark it when finalizers remain, otherwise remove it and collect its dependents."""
-    key = key_for(resource, namespace, name)
-    existing = batch.get(key)
-    if existing is None:
-        raise not_found(resource, name)
-    if uid and uid != existing.uid:
-        detail = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {existing.uid}"
-        raise conflict(resource, name, detail)
-    if objectmeta.finalizers_of(existing.obj.get("metadata", {})):
-        _mark_deleting(batch, ctx, existing)
-        return
-    batch.delete(key, decode(existing.raw))
-    collect_dependents(batch, ctx, existing)
-
-
-def collect_dependents(batch: Batch, ctx: WriteContext, owner: Entry) -> None:
-    """Background cascading deletion of everything ``owner`` owned, as the garbage collector does it.
-
-    A dependent is one whose ownerReferences name the owner's uid, in the owner's namespace (a
-    cluster-scoped owner may own objects in any namespace). A dependent that still has another existing
-    owner only loses the dangling reference; one without is deleted (or marked, if it has finalizers),
-    and its own dependents follow.
-    """
-    queue = deque([owner])
-    while queue:
-        gone = queue.popleft()
-        uid, owner_namespace = gone.uid, gone.key[1]
-        if not uid:
-            continue
-        for dependent_key in sorted(batch.state.dependents_of(uid)):
-            if owner_namespace and dependent_key[1] != owner_namespace:
-                continue
-            dependent = batch.get(dependent_key)
-            if dependent is None:
-                continue
-            refs = dependent.obj.get("metadata", {}).get("ownerReferences") or []
-            if not any(isinstance(r, dict) and r.get("uid") == uid for r in refs):
-                continue
-            living = [
-                r
-                for r in refs
-                if isinstance(r, dict) and r.get("uid") != uid and batch.uid_exists(str(r.get("uid", "")))
-            ]
-            if living:
-                obj = decode(dependent.raw)
-                obj["metadata"]["ownerReferences"] = living
-                batch.write(dependent_key, obj)
-            elif objectmeta.finalizers_of(dependent.obj.get("metadata", {})):
-                _mark_deleting(batch, ctx, dependent)
-            else:
-                batch.delete(dependent_key, decode(dependent.raw))
-                queue.append(dependent)
