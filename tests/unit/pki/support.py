@@ -28,15 +28,28 @@ def openssl_text(certificate: x509.Certificate) -> str:
     return openssl("x509", "-text", "-noout", stdin=encode_pem_certificates([certificate]))
 
 
-def openssl_verify(tmp_path: Path, leaf: bytes, ca: bytes, untrusted: bytes = b"") -> str:
-    """``openssl verify -CAfile ca [-untrusted chain] leaf`` at a time inside the test validity."""
+def _verify(tmp_path: Path, leaf: bytes, ca: bytes, untrusted: bytes) -> subprocess.CompletedProcess[bytes]:
     (tmp_path / "ca.pem").write_bytes(ca)
     (tmp_path / "leaf.pem").write_bytes(leaf)
-    args = ["verify", "-attime", str(int(NOW.timestamp()) + 60), "-CAfile", str(tmp_path / "ca.pem")]
+    args = ["openssl", "verify", "-attime", str(int(NOW.timestamp()) + 60), "-CAfile", str(tmp_path / "ca.pem")]
     if untrusted:
         (tmp_path / "untrusted.pem").write_bytes(untrusted)
         args += ["-untrusted", str(tmp_path / "untrusted.pem")]
-    return openssl(*args, str(tmp_path / "leaf.pem"))
+    return subprocess.run([*args, str(tmp_path / "leaf.pem")], capture_output=True, timeout=30, check=False)
+
+
+def openssl_verify(tmp_path: Path, leaf: bytes, ca: bytes, untrusted: bytes = b"") -> str:
+    """``openssl verify -CAfile ca [-untrusted chain] leaf`` at a time inside the test validity; must pass."""
+    result = _verify(tmp_path, leaf, ca, untrusted)
+    assert result.returncode == 0, (result.stdout + result.stderr).decode(errors="replace")
+    return result.stdout.decode()
+
+
+def openssl_verify_error(tmp_path: Path, leaf: bytes, ca: bytes, untrusted: bytes = b"") -> str:
+    """Like :func:`openssl_verify`, but verification must fail; returns openssl's output."""
+    result = _verify(tmp_path, leaf, ca, untrusted)
+    assert result.returncode != 0, result.stdout.decode(errors="replace")
+    return (result.stdout + result.stderr).decode(errors="replace")
 
 
 def make_ca(
