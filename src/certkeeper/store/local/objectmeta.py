@@ -269,6 +269,6 @@ def validate_update(new: Mapping[str, Any], old: Mapping[str, Any]) -> list[Fiel
     return errs + _validate_common(new)
 
 
-def internal_error(path: FieldPath, detail: str) -> FieldError:
-    """A field error for a request the store cannot make sense of (printed without a value)."""
+def unprocessable(path: FieldPath, detail: str) -> FieldError:
+    """A field error for a request that cannot be applied (a failed patch), printed without a value."""
     return FieldError(ErrorType.INVALID, str(path), detail=detail)

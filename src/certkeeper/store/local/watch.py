@@ -112,8 +112,15 @@ class Watcher:
             self._push(delivery)
 
     def offer_bookmark(self, rv: int) -> None:
-        if not self._closed and rv >= self._start_rv:
-            self._push(Delivery(EventType.BOOKMARK, None, rv))
+        if self._closed or rv < self._start_rv:
+            return
+        if self._queue and self._queue[-1].type is EventType.BOOKMARK:
+            # A newer bookmark says all the older one said.
+            self._queue[-1] = Delivery(EventType.BOOKMARK, None, rv)
+        elif len(self._queue) < self._max_queue:
+            # A bookmark is a courtesy: a full queue drops it (as the API server does) rather than overflow.
+            self._queue.append(Delivery(EventType.BOOKMARK, None, rv))
+            self._ready.set()
 
     def _push(self, delivery: Delivery) -> None:
         if len(self._queue) >= self._max_queue:

@@ -317,9 +317,9 @@ def patch(
         else:
             patched = json_patch(current, msgspec.json.decode(msgspec.json.encode(body)))
     except PatchError as exc:
-        raise Invalid(resource.qualified_kind, name, [objectmeta.internal_error(FieldPath(""), str(exc))]) from None
+        raise Invalid(resource.qualified_kind, name, [objectmeta.unprocessable(FieldPath(""), str(exc))]) from None
     if not isinstance(patched, dict):
-        raise Invalid(resource.qualified_kind, name, [objectmeta.internal_error(FieldPath(""), "must be an object")])
+        raise Invalid(resource.qualified_kind, name, [objectmeta.unprocessable(FieldPath(""), "must be an object")])
     _check_identity(resource, patched, key)
     return update(batch, ctx, resource, patched, status_only=status, unconditional=True)
 
@@ -348,7 +348,7 @@ def _server_side_apply(
 ) -> Entry:
     name = key[2]
     if not isinstance(body, dict):
-        raise Invalid(resource.qualified_kind, name, [objectmeta.internal_error(FieldPath(""), "must be an object")])
+        raise Invalid(resource.qualified_kind, name, [objectmeta.unprocessable(FieldPath(""), "must be an object")])
     config = copy_in(body)
     errs = [required(FieldPath(f), "") for f in ("apiVersion", "kind") if not config.get(f)]
     if errs:
