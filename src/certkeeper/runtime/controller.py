@@ -62,6 +62,11 @@ class Controller(Generic[K]):
         self.idle = asyncio.Event()
         self._busy = 0
 
+    @property
+    def busy(self) -> int:
+        """How many keys workers have in hand right now."""
+        return self._busy
+
     async def run(self) -> None:
         """Start the workers and wait for them (until ``stop``)."""
         self._tasks = [
