@@ -8,17 +8,21 @@ written by controllers and never contain key material.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 from certkeeper.runtime.clock import Clock
-from certkeeper.store.ports import NotFound, RawObject, ResourceType, Store, StoreError
+from certkeeper.store.ports import NotFound, RawObject, Store, StoreError
+from certkeeper.store.resources import EVENTS
 
 log = logging.getLogger(__name__)
 
-EVENTS = ResourceType(group="", version="v1", kind="Event", plural="events")
 
 EventKind = Literal["Normal", "Warning"]
+
+#: How many distinct recent events are remembered for aggregation.
+MAX_REMEMBERED = 4096
 
 #: Events hold a message of at most this many bytes (the API server's limit is 1 KiB for notes).
 MAX_MESSAGE = 1024
@@ -40,7 +44,9 @@ class EventRecorder:
         self._store = store
         self._clock = clock
         self._component = component
-        self._seen: dict[tuple[str, str, str, str], tuple[str, str, int]] = {}
+        # Bounded LRU of recent events, so that repeats aggregate without remembering every event forever.
+        self._seen: OrderedDict[tuple[str, str, str, str], tuple[str, str, int]] = OrderedDict()
+        self._last_nanos = 0
 
     async def record(self, involved: RawObject, event: Event) -> None:
         """Record ``event`` about ``involved``; failures are logged, never raised (events are best effort)."""
@@ -56,20 +62,30 @@ class EventRecorder:
                 try:
                     await self._store.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": now}, namespace=ns)
                     self._seen[key] = (name, ns, count + 1)
+                    self._seen.move_to_end(key)
                     return
                 except NotFound:
                     del self._seen[key]
             created = await self._store.create(EVENTS, self._new_event(involved, namespace, event, message, now))
             self._seen[key] = (created["metadata"]["name"], namespace, 1)
+            while len(self._seen) > MAX_REMEMBERED:
+                self._seen.popitem(last=False)
         except StoreError as exc:
             log.warning("could not record event %s on %s: %s", event.reason, meta.get("name"), type(exc).__name__)
+
+    def _event_name(self, involved_name: str) -> str:
+        """``<object>.<hex nanoseconds>`` as client-go's recorder names events (unique per recorder)."""
+        nanos = int(self._clock.now().timestamp() * 1_000_000) * 1000
+        nanos = max(nanos, self._last_nanos + 1)
+        self._last_nanos = nanos
+        return f"{involved_name}.{nanos:x}"
 
     def _new_event(self, involved: RawObject, namespace: str, event: Event, message: str, now: str) -> RawObject:
         meta = involved.get("metadata", {})
         return {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": namespace},
+            "metadata": {"name": self._event_name(str(meta.get("name", "object"))), "namespace": namespace},
             "involvedObject": {
                 "apiVersion": involved.get("apiVersion"),
                 "kind": involved.get("kind"),

@@ -3,6 +3,11 @@ from typing import Any
 
 from cryptography import x509
 
+from certkeeper.api.certmanager import CertificateRequest
+from certkeeper.controllers.engine import Engine
+from certkeeper.issuers.base import Failed, GenericIssuer, SignContext, SignResult
+from certkeeper.issuers.selfsigned import SelfSignedIssuer
+from certkeeper.store.resources import EVENTS
 from tests.unit.controllers.harness import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
@@ -107,3 +112,151 @@ async def test_selfsigned_ca_and_leaf_become_ready_with_cert_managers_secret_lay
         # the temporary next-private-key Secret is gone once issuance completed
         secrets = await h.store.list(SECRETS, namespace=NS)
         assert sorted(s["metadata"]["name"] for s in secrets.items) == ["root-ca", "web-tls"]
+
+
+def _revision(cert: dict[str, Any]) -> int:
+    return int(cert.get("status", {}).get("revision") or 0)
+
+
+async def _issue_web(h: Harness, **spec: Any) -> dict[str, Any]:
+    await make_ca_chain(h)
+    await h.apply(
+        CERTIFICATES,
+        certificate(
+            "web", "web-tls", {"name": "ca"}, dnsNames=["web.example.com"], privateKey={"algorithm": "ECDSA"}, **spec
+        ),
+    )
+    await h.settle(lambda: h.ready(NS, "web"))
+    return await h.get(CERTIFICATES, "web", NS)
+
+
+async def _wait_revision(h: Harness, revision: int) -> dict[str, Any]:
+    def reached() -> bool:
+        raw = h.engine.certificates.cache.get(f"{NS}/web") or {}
+        return _revision(raw) == revision and h.ready(NS, "web")
+
+    await h.settle(reached)
+    return await h.get(CERTIFICATES, "web", NS)
+
+
+async def test_reissues_when_secret_deleted() -> None:
+    async with running_engine() as h:
+        await _issue_web(h)
+        await h.store.delete(SECRETS, "web-tls", namespace=NS)
+        cert = await _wait_revision(h, 2)
+        assert cert["status"]["revision"] == 2
+        assert (await h.get(SECRETS, "web-tls", NS))["data"]["tls.crt"]
+
+
+async def test_reissues_when_key_corrupted_and_when_dns_names_edited() -> None:
+    async with running_engine() as h:
+        await _issue_web(h)
+        secret = await h.get(SECRETS, "web-tls", NS)
+        secret["data"]["tls.key"] = base64.b64encode(b"not a key").decode()
+        await h.store.update(SECRETS, secret)
+        await _wait_revision(h, 2)
+        cert = await h.get(CERTIFICATES, "web", NS)
+        cert["spec"]["dnsNames"] = ["web.example.com", "www.example.com"]
+        await h.store.update(CERTIFICATES, cert)
+        await _wait_revision(h, 3)
+        secret = await h.get(SECRETS, "web-tls", NS)
+        assert secret["metadata"]["annotations"]["cert-manager.io/alt-names"] == "web.example.com,www.example.com"
+        # revisionHistoryLimit defaults to 1: only the newest request is kept
+        requests = await h.store.list(CERTIFICATE_REQUESTS, namespace=NS)
+        assert sorted(r["metadata"]["name"] for r in requests.items) == ["root-ca-1", "web-3"]
+
+
+async def test_reissues_when_issuer_changes() -> None:
+    async with running_engine() as h:
+        await _issue_web(h)
+        cert = await h.get(CERTIFICATES, "web", NS)
+        cert["spec"]["issuerRef"] = {"name": "selfsigned", "kind": "ClusterIssuer"}
+        await h.store.update(CERTIFICATES, cert)
+        await _wait_revision(h, 2)
+        secret = await h.get(SECRETS, "web-tls", NS)
+        assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == "selfsigned"
+        assert secret["metadata"]["annotations"]["cert-manager.io/issuer-kind"] == "ClusterIssuer"
+
+
+async def test_renews_when_the_fake_clock_reaches_renewal_time_and_not_before() -> None:
+    async with running_engine() as h:
+        cert = await _issue_web(h, duration="24h", renewBefore="8h")
+        assert cert["status"]["renewalTime"]
+        await h.advance(15 * 3600)  # 15h: before the renewal point at 16h
+        assert _revision(await h.get(CERTIFICATES, "web", NS)) == 1
+        await h.advance(3601)
+        cert = await _wait_revision(h, 2)
+        issuing_reasons = [e for e in (await h.store.list(EVENTS, namespace=NS)).items if e["reason"] == "Issuing"]
+        assert any(e["message"].startswith("Renewing certificate as renewal was scheduled at") for e in issuing_reasons)
+
+
+async def test_no_reissue_when_the_engine_restarts_on_the_same_store() -> None:
+    async with running_engine() as h:
+        await _issue_web(h)
+        before = await h.get(SECRETS, "web-tls", NS)
+        await h.engine.stop()
+        restarted = Engine(
+            h.store, clock=h.clock, options=h.engine.options, issuer_backends=h.engine.ctx.issuer_backends
+        )
+        await restarted.start()
+        h.engine = restarted
+        await h.settle()
+        after = await h.get(SECRETS, "web-tls", NS)
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert _revision(await h.get(CERTIFICATES, "web", NS)) == 1
+
+
+class FailingSigner(SelfSignedIssuer):
+    """A SelfSigned issuer whose signing always fails, to drive the failure backoff."""
+
+    calls = 0
+
+    async def sign(self, request: CertificateRequest, issuer: GenericIssuer, ctx: SignContext) -> SignResult:
+        FailingSigner.calls += 1
+        return Failed("ErrorSigning", "Error signing certificate: the HSM is on fire")
+
+
+async def test_failed_issuance_backs_off_on_cert_managers_schedule() -> None:
+    FailingSigner.calls = 0
+    async with running_engine() as h:
+        h.engine.ctx.issuer_backends["selfsigned"] = FailingSigner()
+        await h.apply(
+            CLUSTER_ISSUERS,
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "ClusterIssuer",
+                "metadata": {"name": "selfsigned"},
+                "spec": {"selfSigned": {}},
+            },
+        )
+        await h.apply(
+            CERTIFICATES,
+            certificate(
+                "web",
+                "web-tls",
+                {"name": "selfsigned", "kind": "ClusterIssuer"},
+                commonName="web",
+                privateKey={"algorithm": "ECDSA"},
+            ),
+        )
+
+        def attempts() -> int:
+            raw = h.engine.certificates.cache.get(f"{NS}/web") or {}
+            return int(raw.get("status", {}).get("failedIssuanceAttempts") or 0)
+
+        await h.settle(lambda: attempts() == 1)
+        cert = await h.get(CERTIFICATES, "web", NS)
+        issuing = next(c for c in cert["status"]["conditions"] if c["type"] == "Issuing")
+        assert issuing["status"] == "False"
+        assert issuing["reason"] == "Failed"
+        assert issuing["message"] == (
+            "The certificate request has failed to complete and will be retried: "
+            "Error signing certificate: the HSM is on fire"
+        )
+        # 1h, then 2h, then 4h between attempts (1h * 2^(n-1)); nothing happens in between
+        for attempt, delay_hours in ((1, 1), (2, 2), (3, 4)):
+            await h.advance(delay_hours * 3600 - 60)
+            assert attempts() == attempt
+            await h.advance(61)
+            await h.settle(lambda: attempts() == attempt + 1)  # noqa: B023 - awaited within this iteration
+        assert FailingSigner.calls == 4
