@@ -75,6 +75,10 @@ def certificate_pem(
     return sign_self_signed(params, key).certificate_pem
 
 
+#: The default ``tls.crt``: :data:`KEY`'s certificate for example.com, built once so that tests can compare bytes.
+CERT_PEM: Final = certificate_pem()
+
+
 def make_certificate(
     name: str = "test",
     *,
@@ -122,7 +126,7 @@ def make_secret(
 ) -> Secret:
     """A Secret named ``tls``; by default it holds :data:`KEY` and a matching certificate, with issuer annotations."""
     if data is None:
-        data = {TLS_PRIVATE_KEY_KEY: key_pem(), TLS_CERT_KEY: certificate_pem()}
+        data = {TLS_PRIVATE_KEY_KEY: key_pem(), TLS_CERT_KEY: CERT_PEM}
     return Secret(
         api_version=Secret.API_VERSION,
         metadata=ObjectMeta(

@@ -8,11 +8,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from msgspec.structs import replace
 
-from certkeeper.api.certmanager import CertificatePrivateKey
+from certkeeper.api.certmanager import Certificate, CertificatePrivateKey
 from certkeeper.api.cmmeta import IssuerReference
 from certkeeper.api.constants import TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY
-from certkeeper.pki.keys import generate_ecdsa_private_key
+from certkeeper.api.core import Secret
+from certkeeper.pki.keys import PrivateKey, generate_ecdsa_private_key
 from certkeeper.policies.checks.secret import (
     format_issuer_ref,
     secret_certificate_name_annotation_mismatch,
@@ -46,9 +48,8 @@ ALL_SECRET_CHECKS: list[Check] = [
 ]
 
 
-def _input(**kwargs: object) -> PolicyInput:
-    certificate = kwargs.pop("certificate", make_certificate())
-    return PolicyInput(certificate=certificate, **kwargs)  # type: ignore[arg-type]  # test-only passthrough
+def _input(*, certificate: Certificate | None = None, secret: Secret | None = None) -> PolicyInput:
+    return PolicyInput(certificate=certificate or make_certificate(), secret=secret)
 
 
 def test_healthy_secret_passes_every_secret_check() -> None:
@@ -78,8 +79,7 @@ def test_every_check_reports_a_missing_secret_itself(check: Check) -> None:
     ids=["no-data", "empty-data", "no-key", "empty-key", "no-certificate"],
 )
 def test_missing_data(data: dict[str, bytes] | None, message: str) -> None:
-    secret = make_secret(data={})
-    secret = secret.__class__(api_version=secret.api_version, metadata=secret.metadata, data=data)
+    secret = replace(make_secret(), data=data)
     assert secret_is_missing_data(_input(secret=secret), NOW) == Violation(reason=Reason.MISSING_DATA, message=message)
 
 
@@ -234,8 +234,9 @@ P384 = generate_ecdsa_private_key(384)
     ],
     ids=["default-rsa", "rsa", "ecdsa-default-size", "ecdsa-521", "ed25519"],
 )
-def test_private_key_mismatches_spec(private_key: CertificatePrivateKey | None, key: object, violations: str) -> None:
-    assert key is KEY or key is P384
+def test_private_key_mismatches_spec(
+    private_key: CertificatePrivateKey | None, key: PrivateKey, violations: str
+) -> None:
     secret = make_secret(data={TLS_PRIVATE_KEY_KEY: key_pem(key), TLS_CERT_KEY: certificate_pem(key)})
     certificate = make_certificate(private_key=private_key)
     assert secret_private_key_mismatches_spec(_input(certificate=certificate, secret=secret), NOW) == Violation(
