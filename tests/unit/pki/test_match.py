@@ -107,7 +107,7 @@ CHANGES = [
             "subject": dataclasses.replace(BASE.subject, organizations=("o2", "o1")),
         },
         [],
-    ),  # noqa: E501
+    ),
     ("ip written differently", {"ip_addresses": ("::ffff:10.0.0.1", "0:0:0:0:0:0:0:1")}, []),
     ("other names reordered", {"other_names": tuple(reversed(BASE.other_names or ()))}, []),
     ("other names unset", {"other_names": None}, []),
