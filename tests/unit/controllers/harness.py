@@ -12,7 +12,7 @@ import msgspec
 
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.defaults import apply_defaults
-from certkeeper.api.field import FieldError
+from certkeeper.api.field import FieldError, FieldPath, invalid
 from certkeeper.api.meta import Resource
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.controllers.engine import Engine
@@ -44,7 +44,11 @@ def defaulting_admit(
     model = MODELS.get(resource.kind)
     if model is None:
         return new_obj, (), ()
-    typed = apply_defaults(msgspec.convert(new_obj, model))
+    try:
+        typed = apply_defaults(msgspec.convert(new_obj, model))
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$.")
+        return new_obj, (invalid(FieldPath(where.rstrip("`")), None, message),), ()
     out = msgspec.to_builtins(typed)
     assert isinstance(out, dict)
     return out, (), ()
