@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certkeeper.policies.managed_fields import applied_fields_from_managed_fields
 from certkeeper.store.local import LocalStore
 from certkeeper.store.local.apply import apply, field_set
 from certkeeper.store.local.patches import MAX_JSON_PATCH_OPERATIONS, PatchError, json_patch, merge_patch
@@ -240,3 +241,66 @@ async def test_apply_to_status_with_two_managers(store: LocalStore) -> None:
             CERTIFICATES, "missing", {"apiVersion": "cert-manager.io/v1", "kind": "Certificate"}, namespace="ns",
             patch_type=PatchType.APPLY, subresource="status",
         )  # fmt: skip
+
+
+async def test_applying_managers_are_shown_as_managed_fields(store: LocalStore) -> None:
+    owner = await store.create(CERTIFICATES, cert("a"))
+    uid = owner["metadata"]["uid"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "s",
+            "labels": {"controller.cert-manager.io/fao": "true"},
+            "annotations": {"cert-manager.io/common-name": "a"},
+            "ownerReferences": [{"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "name": "a", "uid": uid}],
+        },
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": "Yw==", "tls.key": "aw=="},
+    }
+    secret_obj = await store.patch(
+        SECRETS, "s", config, namespace="ns", patch_type=PatchType.APPLY, field_manager="issuing", force=True
+    )
+    [entry] = secret_obj["metadata"]["managedFields"]
+    assert {k: v for k, v in entry.items() if k != "fieldsV1"} == {
+        "manager": "issuing",
+        "operation": "Apply",
+        "apiVersion": "v1",
+        "fieldsType": "FieldsV1",
+    }
+    assert entry["fieldsV1"]["f:data"] == {"f:tls.crt": {}, "f:tls.key": {}}
+    assert entry["fieldsV1"]["f:metadata"]["f:ownerReferences"] == {
+        f'k:{{"uid":"{uid}"}}': {".": {}, "f:apiVersion": {}, "f:kind": {}, "f:name": {}, "f:uid": {}}
+    }
+    # What certkeeper's controllers read back from a Secret.
+    applied = applied_fields_from_managed_fields(secret_obj["metadata"]["managedFields"], "issuing")
+    assert applied.parse_error is None
+    assert applied.labels == {"controller.cert-manager.io/fao"}
+    assert applied.annotations == {"cert-manager.io/common-name"}
+    assert applied.data == {"tls.crt", "tls.key"}
+    assert applied.owner_reference_uids == {uid}
+    # A client cannot rewrite them with an update.
+    secret_obj["metadata"]["managedFields"] = [{"manager": "forged", "operation": "Apply"}]
+    secret_obj["data"]["extra"] = "eA=="
+    updated = await store.update(SECRETS, secret_obj)
+    assert [e["manager"] for e in updated["metadata"]["managedFields"]] == ["issuing"]
+
+
+async def test_status_appliers_are_filed_under_the_subresource(store: LocalStore) -> None:
+    await store.create(CERTIFICATES, cert("a", metadata={"name": "a", "namespace": "ns", "managedFields": [{}]}))
+    assert "managedFields" not in (await store.get(CERTIFICATES, "a", namespace="ns"))["metadata"]
+    config = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "status": {"conditions": [{"type": "Ready"}]}}
+    applied = await store.patch(
+        CERTIFICATES, "a", config, namespace="ns", patch_type=PatchType.APPLY, field_manager="readiness",
+        subresource="status",
+    )  # fmt: skip
+    [entry] = applied["metadata"]["managedFields"]
+    assert (entry["manager"], entry["subresource"]) == ("readiness", "status")
+    assert entry["fieldsV1"] == {"f:status": {"f:conditions": {'k:{"type":"Ready"}': {".": {}, "f:type": {}}}}}
+    # Applying nothing leaves nothing managed.
+    cleared = await store.patch(
+        CERTIFICATES, "a", {"apiVersion": "cert-manager.io/v1", "kind": "Certificate"}, namespace="ns",
+        patch_type=PatchType.APPLY, field_manager="readiness", subresource="status",
+    )  # fmt: skip
+    assert "managedFields" not in cleared["metadata"]
+    assert "conditions" not in cleared.get("status", {})

@@ -18,7 +18,10 @@ Where it differs (documented limits):
 * associative and set lists are known by path (the table below), not from the CRD schema;
 * ``null`` in an applied configuration removes the field (the API server would ignore it).
 
-Field sets are stored as JSON-encoded paths. Pure.
+Field sets are stored as JSON-encoded paths, and shown to clients as the API server shows them: one
+``metadata.managedFields`` entry per applying manager (``operation: Apply``, ``fieldsType: FieldsV1``),
+which certkeeper's issuing controller reads back from Secrets. Managers of plain updates and patches
+get no entry. Pure.
 """
 
 from __future__ import annotations
@@ -78,6 +81,53 @@ def encode_path(path: FieldPathTuple) -> str:
 
 def decode_path(text: str) -> FieldPathTuple:
     return tuple(seg if isinstance(seg, str) else tuple(seg) for seg in json.loads(text))
+
+
+_SUBRESOURCE_SEPARATOR = "\x00"
+
+
+def manager_key(manager: str, subresource: str) -> str:
+    """How a manager's field set is filed: per manager and subresource, as managedFields entries are."""
+    return f"{manager}{_SUBRESOURCE_SEPARATOR}{subresource}" if subresource else manager
+
+
+def _fields_v1_key(segment: Segment) -> str:
+    if isinstance(segment, str):
+        return f"f:{segment}"
+    if segment[0] == "k":
+        return "k:{" + json.dumps(segment[1]) + ":" + segment[2] + "}"
+    return f"v:{segment[1]}"
+
+
+def managed_fields(managers: Mapping[str, Iterable[str]], api_version: str) -> list[dict[str, Any]]:
+    """``metadata.managedFields`` for the applying managers, in the API server's ``FieldsV1`` form."""
+    entries: list[dict[str, Any]] = []
+    for key in sorted(managers):
+        tree: dict[str, Any] = {}
+        for text in sorted(managers[key]):
+            path = decode_path(text)
+            node = tree
+            for segment in path:
+                node = node.setdefault(_fields_v1_key(segment), {})
+            last = path[-1] if path else ""
+            if isinstance(last, tuple) and last[0] == "k":
+                # A list element is itself a member ("."), and so is its key field.
+                node["."] = {}
+                node.setdefault(f"f:{last[1]}", {})
+        if not tree:
+            continue
+        manager, _, subresource = key.partition(_SUBRESOURCE_SEPARATOR)
+        entry: dict[str, Any] = {
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": tree,
+        }
+        if subresource:
+            entry["subresource"] = subresource
+        entries.append(entry)
+    return entries
 
 
 def field_set(config: Mapping[str, Any], types: ListTypes = DEFAULT_LIST_TYPES) -> set[str]:

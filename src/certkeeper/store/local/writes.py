@@ -155,6 +155,7 @@ def create(
     key = key_for(resource, namespace, name)
     if batch.get(key) is not None:
         raise AlreadyExists(f'{resource} "{name}" already exists')
+    _set_managed_fields(obj, resource, managers or {})
     return batch.write(key, obj, managers=managers or {})
 
 
@@ -201,6 +202,16 @@ def _prepare_update(resource: ResourceType, new: RawObject, old: RawObject, *, s
     if kinds.policy_for(resource).secret:
         kinds.prepare_secret(result)
     return result
+
+
+def _set_managed_fields(obj: RawObject, resource: ResourceType, managers: dict[str, list[str]]) -> None:
+    """Show the applying managers' field sets; what a client sent in ``managedFields`` is never kept."""
+    meta = obj.setdefault("metadata", {})
+    entries = ssa.managed_fields(managers, resource.api_version)
+    if entries:
+        meta["managedFields"] = entries
+    else:
+        meta.pop("managedFields", None)
 
 
 def _bump_generation(resource: ResourceType, new: RawObject, old: RawObject) -> None:
@@ -262,6 +273,7 @@ def update(
         _bump_generation(resource, new, old)
     if managers is None:
         managers = existing.managers
+    _set_managed_fields(new, resource, managers)
     if new == old and managers == existing.managers:
         return existing
     if old.get("metadata", {}).get("deletionTimestamp") and not objectmeta.finalizers_of(new.get("metadata", {})):
@@ -360,7 +372,7 @@ def _server_side_apply(
         meta.setdefault("namespace", key[1])
     _check_identity(resource, config, key)
     config = _apply_config(resource, config, status=status)
-    manager = f"{field_manager}/status" if status else field_manager
+    manager = ssa.manager_key(field_manager, "status" if status else "")
     if existing is None:
         if status:
             raise not_found(resource, name)
