@@ -41,10 +41,9 @@ from typing import Any
 from certkeeper.store.local.kinds import is_config_key
 from certkeeper.store.local.objectmeta import is_dns1123_label, is_dns1123_subdomain
 from certkeeper.store.ports import EventType, Gone, RawObject, ResourceType, Store, StoreError
+from certkeeper.store.resources import SECRETS
 
 logger = logging.getLogger(__name__)
-
-SECRETS = ResourceType(group="", version="v1", kind="Secret", plural="secrets")
 
 _VERSIONS = ".versions"
 _DIR_MODE = 0o700
