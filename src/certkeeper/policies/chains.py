@@ -147,12 +147,15 @@ def ready_condition(policy_input: PolicyInput, now: datetime) -> CertificateCond
     violation = readiness_chain(policy_input, now)
     if violation is None:
         return CertificateCondition(
-            type=CertificateConditionType.READY, status=CONDITION_TRUE, reason=Reason.READY, message=READY_MESSAGE
+            type=CertificateConditionType.READY.value,
+            status=CONDITION_TRUE,
+            reason=Reason.READY.value,
+            message=READY_MESSAGE,
         )
     return CertificateCondition(
-        type=CertificateConditionType.READY,
+        type=CertificateConditionType.READY.value,
         status=CONDITION_FALSE,
-        reason=violation.reason,
+        reason=violation.reason.value,
         message=violation.message,
     )
 
@@ -172,9 +175,9 @@ class IssuingTrigger:
 def issuing_trigger(violation: Violation, certificate: Certificate) -> IssuingTrigger:
     """Turn a trigger-chain violation into the Issuing condition; a WindowError still renews, as Renewing."""
     if violation.reason is not Reason.WINDOW_ERROR:
-        return IssuingTrigger(reason=violation.reason, message=violation.message)
+        return IssuingTrigger(reason=violation.reason.value, message=violation.message)
     return IssuingTrigger(
-        reason=Reason.RENEWING,
+        reason=Reason.RENEWING.value,
         message=(
             f"Renewing certificate without satisfying renewal windows at: {format_status_renewal_time(certificate)}"
         ),

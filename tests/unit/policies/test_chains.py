@@ -301,7 +301,15 @@ def test_temporary_certificate_chain_is_checks_1_to_3(name: str, reason: Reason 
 
 def test_issuing_trigger_passes_violations_through() -> None:
     violation = Violation(reason=Reason.DOES_NOT_EXIST, message="m")
-    assert issuing_trigger(violation, make_certificate()) == IssuingTrigger(reason="DoesNotExist", message="m")
+    trigger = issuing_trigger(violation, make_certificate())
+    assert trigger == IssuingTrigger(reason="DoesNotExist", message="m")
+    assert type(trigger.reason) is str
+
+
+def test_condition_reason_is_a_plain_string_for_the_wire() -> None:
+    condition = ready_condition(PolicyInput(certificate=make_certificate()), NOW)
+    assert type(condition.reason) is str
+    assert type(condition.type) is str
 
 
 @pytest.mark.parametrize(
