@@ -6,6 +6,7 @@ import click
 
 from certkeeper import __version__
 from certkeeper.cli.crds import crds
+from certkeeper.cli.local import local
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(crds)
+cli.add_command(local)
 
 
 def main() -> None:

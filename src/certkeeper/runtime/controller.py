@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from certkeeper.runtime.clock import Clock
 from certkeeper.runtime.workqueue import ShutDown, WorkQueue
+from certkeeper.store.ports import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,11 @@ class Controller(Generic[K]):
             return
         except asyncio.CancelledError:
             raise
+        except Conflict:
+            # Someone wrote first; the watch brings the newer object and the key runs again.
+            self.queue.add_rate_limited(key)
+            log.debug("%s: %s changed while reconciling; retrying", self.name, key)
+            return
         except Exception as exc:  # noqa: BLE001 - a task guard: one key's failure must not stop the worker
             self.sync_errors += 1
             delay = self.queue.add_rate_limited(key)
