@@ -115,14 +115,13 @@ def _parse_error(applied: AppliedSecretFields) -> Violation | None:
     )
 
 
-def _set_mismatch(
-    kind: str, expected: set[str], applied: set[str], reason: Reason, missing_label: str
-) -> Violation | None:
+def _set_mismatch(kind: str, expected: set[str], applied: set[str], reason: Reason, qualifier: str) -> Violation | None:
+    """Missing keys first ("missing these <qualifier> <kind>"), then extra ones, as upstream words them."""
     if applied == expected:
         return None
     missing = expected - applied
     if missing:
-        return Violation(reason=reason, message=f"Secret is missing these {missing_label} {kind}: {_go_list(missing)}")
+        return Violation(reason=reason, message=f"Secret is missing these {qualifier} {kind}: {_go_list(missing)}")
     return Violation(reason=reason, message=f"Secret has these extra {kind}: {_go_list(applied - expected)}")
 
 
