@@ -24,7 +24,6 @@ fields are first set to the requester's, as cert-manager's mutating webhook does
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -38,6 +37,7 @@ from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterI
 from certkeeper.api.defaults import apply_defaults
 from certkeeper.api.features import DEFAULT_GATES, FeatureGates
 from certkeeper.api.field import OMIT, ErrorType, FieldError, ValidationResult
+from certkeeper.api.manifests import ManifestError, decode_object
 from certkeeper.api.meta import Resource
 from certkeeper.api.structural import DEFAULT_LIMITS, Limits, SchemaValidator
 from certkeeper.validation import acme, certificate, certificaterequest, issuer
@@ -108,7 +108,6 @@ _RULES: Final[Mapping[str, _KindRules[Any]]] = {
 }
 #: The kinds :func:`admit` knows; others are not cert-manager's to check.
 ADMITTED_KINDS: Final = frozenset(_RULES)
-_MSGSPEC_PATH: Final = re.compile(r"^(?P<detail>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 
 
 class UnknownKind(ValueError):
@@ -133,12 +132,11 @@ def _type_errors(kind: str, model: type[Resource], raw: Mapping[str, Any]) -> li
     return errors
 
 
-def _decode_error(exc: msgspec.ValidationError) -> FieldError:
-    """A msgspec error as a field error: ``Expected `str`, got `int` - at `$.spec.x``` -> ``spec.x``."""
-    match = _MSGSPEC_PATH.match(str(exc))
-    if match is None:
-        return FieldError(ErrorType.INVALID, "", OMIT, str(exc))
-    return FieldError(ErrorType.INVALID, match["path"].lstrip("."), OMIT, match["detail"])
+def _decode_error(exc: ManifestError) -> FieldError:
+    """A decoding failure as a field error (``spec.x: Required value``, ``spec.y: Invalid value: ...``)."""
+    if exc.detail == "Required value":
+        return FieldError(ErrorType.REQUIRED, exc.field or "", OMIT, "")
+    return FieldError(ErrorType.INVALID, exc.field or "", OMIT, exc.detail)
 
 
 def _prepare(
@@ -156,9 +154,10 @@ def _prepare(
     if structural.errors or structural.object is None:
         return None, structural.warnings, structural.errors, Stage.SCHEMA
     try:
-        model = msgspec.convert(structural.object, rules.model)
-    except msgspec.ValidationError as exc:
+        model = decode_object(structural.object)
+    except ManifestError as exc:
         return None, structural.warnings, (_decode_error(exc),), Stage.DECODE
+    assert isinstance(model, rules.model)
     return model, structural.warnings, (), None
 
 
