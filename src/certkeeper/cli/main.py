@@ -7,6 +7,7 @@ import click
 from certkeeper import __version__
 from certkeeper.cli.crds import crds
 from certkeeper.cli.local import local
+from certkeeper.cli.validate import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +18,7 @@ def cli() -> None:
 
 cli.add_command(crds)
 cli.add_command(local)
+cli.add_command(validate)
 
 
 def main() -> None:
