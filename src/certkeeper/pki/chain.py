@@ -50,7 +50,7 @@ def _may_sign_certificates(parent: x509.Certificate) -> bool:
     """Go's CheckSignatureFrom constraints: a v3 parent must be a CA and, with KeyUsage, have certSign."""
     try:
         extensions = parent.extensions
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
         return False
     try:
         basic = extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -67,8 +67,11 @@ def _may_sign_certificates(parent: x509.Certificate) -> bool:
 
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     """True when ``parent`` issued ``child``: names chain, parent may sign, and the signature verifies."""
-    if child.issuer.public_bytes() != parent.subject.public_bytes():
-        return False
+    try:
+        if child.issuer.public_bytes() != parent.subject.public_bytes():
+            return False
+    except (ValueError, TypeError):
+        return False  # a malformed name links nothing
     if not _may_sign_certificates(parent):
         return False
     try:

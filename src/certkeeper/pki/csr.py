@@ -46,7 +46,8 @@ from certkeeper.pki.usages import (
     split_ext_key_usages,
 )
 
-_EXTENSION_ERRORS: Final = (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+#: What cryptography raises for extensions it cannot parse (TypeError: a directoryName with a bad BitString).
+_EXTENSION_ERRORS: Final = (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 _NO_NAMES: Final = (
     "at least one of commonName (from the commonName field or from a literalSubject), dnsNames, emailSANs, "
     "ipAddresses, otherNames, or uriSANs must be set"
@@ -138,6 +139,14 @@ def csr_extensions(csr: x509.CertificateSigningRequest) -> x509.Extensions:
         raise InvalidCsr(f"certificate request has malformed extensions: {exc}") from exc
 
 
+def csr_subject(csr: x509.CertificateSigningRequest) -> x509.Name:
+    """The CSR's subject; a malformed one raises :class:`InvalidCsr` (cryptography parses it lazily)."""
+    try:
+        return csr.subject
+    except (ValueError, TypeError) as exc:  # TypeError: cryptography on a BitString of the wrong OID
+        raise InvalidCsr(f"certificate request has a malformed subject: {exc}") from exc
+
+
 def csr_public_key(csr: x509.CertificateSigningRequest) -> PublicKey:
     """The CSR's public key; only RSA, ECDSA (P-256/384/521) and Ed25519 are supported."""
     try:
@@ -163,7 +172,7 @@ def csr_template(csr: x509.CertificateSigningRequest) -> CertificateTemplate:
     the exact name). Usages are the KeyUsage and known ExtendedKeyUsage strings, if present.
     """
     extensions = csr_extensions(csr)
-    common_name, fields = subject_fields_of(csr.subject)
+    common_name, fields = subject_fields_of(csr_subject(csr))
     sans = csr_sans(csr)
     is_ca = False
     usages: list[str] = []

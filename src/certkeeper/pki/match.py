@@ -19,8 +19,8 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from certkeeper.pki.csr import csr_extensions
-from certkeeper.pki.errors import InvalidCsr, PkiError
+from certkeeper.pki.csr import csr_extensions, csr_subject
+from certkeeper.pki.errors import InvalidCsr, InvalidPem, PkiError
 from certkeeper.pki.keys import (
     KeyAlgorithm,
     KeySpec,
@@ -99,8 +99,8 @@ def _san_extension(csr: x509.CertificateSigningRequest) -> x509.SubjectAlternati
 def _subject_mismatches(csr: x509.CertificateSigningRequest, template: CertificateTemplate) -> list[str]:
     if template.literal_subject:
         expected = literal_subject_name(template.literal_subject)
-        return [] if csr.subject.public_bytes() == expected.public_bytes() else ["spec.literalSubject"]
-    common_name, fields = subject_fields_of(csr.subject)
+        return [] if csr_subject(csr).public_bytes() == expected.public_bytes() else ["spec.literalSubject"]
+    common_name, fields = subject_fields_of(csr_subject(csr))
     wanted = template.subject
     checks: Sequence[tuple[str, bool]] = (
         ("spec.commonName", common_name == template.common_name),
@@ -160,8 +160,8 @@ def _certificate_sans(certificate: x509.Certificate) -> x509.SubjectAlternativeN
         return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return None
-    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
-        raise InvalidCsr(f"certificate has malformed extensions: {exc}") from exc
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise InvalidPem(f"certificate has malformed extensions: {exc}") from exc
 
 
 def fuzzy_certificate_mismatches(certificate: x509.Certificate, template: CertificateTemplate) -> list[str]:
@@ -171,7 +171,11 @@ def fuzzy_certificate_mismatches(certificate: x509.Certificate, template: Certif
     """
     san = _certificate_sans(certificate)
     sans = san_values(san) if san is not None else None
-    common_name, _ = subject_fields_of(certificate.subject)
+    try:
+        subject = certificate.subject
+    except (ValueError, TypeError) as exc:  # TypeError: cryptography on a BitString of the wrong OID
+        raise InvalidPem(f"certificate has a malformed subject: {exc}") from exc
+    common_name, _ = subject_fields_of(subject)
     dns_names = sans.dns_names if sans else ()
     expected = set(template.dns_names) | ({template.common_name} if template.common_name else set())
     actual = set(dns_names) | ({common_name} if common_name else set())

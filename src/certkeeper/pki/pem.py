@@ -40,6 +40,8 @@ _BEGIN: Final = b"-----BEGIN "
 _END: Final = b"\n-----END "
 _DASHES: Final = b"-----"
 _LINE_SPACE: Final = b" \t\r"
+#: What cryptography raises for DER it cannot load (an unknown version is not a ValueError).
+_DER_ERRORS: Final = (ValueError, x509.InvalidVersion)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,18 +183,59 @@ def load_pem_certificate_request(
     )
     try:
         return x509.load_der_x509_csr(block.der)
-    except ValueError as exc:
+    except _DER_ERRORS as exc:
         raise InvalidPem(f"error parsing certificate request: {exc}") from exc
+
+
+def _der_header(der: bytes, pos: int) -> tuple[int, int]:
+    """(content length, content start) of the DER element at ``pos``; IndexError/ValueError if cut short."""
+    first = der[pos + 1]
+    if first < 0x80:
+        return first, pos + 2
+    count = first & 0x7F
+    if not 0 < count <= 4:
+        raise ValueError("unsupported DER length")
+    return int.from_bytes(der[pos + 2 : pos + 2 + count], "big"), pos + 2 + count
+
+
+def _serial_number_sign(der: bytes) -> int | None:
+    """-1, 0 or 1 for a certificate's serial number, or None if ``der`` is not shaped like one."""
+    try:
+        _, pos = _der_header(der, 0)  # Certificate SEQUENCE
+        _, pos = _der_header(der, pos)  # TBSCertificate SEQUENCE
+        if der[pos] == 0xA0:  # [0] EXPLICIT version
+            length, start = _der_header(der, pos)
+            pos = start + length
+        if der[pos] != 0x02:
+            return None
+        length, start = _der_header(der, pos)
+        content = der[start : start + length]
+    except (IndexError, ValueError):
+        return None
+    if not content:
+        return None
+    if content[0] & 0x80:
+        return -1
+    return 1 if any(content) else 0
+
+
+def _load_certificate(der: bytes) -> x509.Certificate:
+    # cryptography only warns (CryptographyDeprecationWarning) about a serial that is not positive, and
+    # will refuse it in a future release; Go refuses negative ones. Refuse both, without the warning.
+    sign = _serial_number_sign(der)
+    if sign is not None and sign <= 0:
+        raise InvalidPem("error parsing X.509 certificate: the serial number is not positive (RFC 5280 4.1.2.2)")
+    try:
+        return x509.load_der_x509_certificate(der)
+    except _DER_ERRORS as exc:
+        raise InvalidPem(f"error parsing X.509 certificate: {exc}") from exc
 
 
 def _load_certificates(data: bytes, max_size: int) -> list[x509.Certificate]:
     certificates: list[x509.Certificate] = []
     for block in decode_pem_blocks(data, max_size=max_size):
         # cert-manager parses every block as a certificate, whatever its type line says.
-        try:
-            certificates.append(x509.load_der_x509_certificate(block.der))
-        except ValueError as exc:
-            raise InvalidPem(f"error parsing X.509 certificate: {exc}") from exc
+        certificates.append(_load_certificate(block.der))
     if not certificates:
         raise InvalidPem("error decoding certificate PEM block: no valid certificates found")
     return certificates

@@ -22,10 +22,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
 from certkeeper.pki.chain import build_certificate_chain
-from certkeeper.pki.csr import csr_content, csr_extensions, csr_public_key, verify_csr_signature
+from certkeeper.pki.csr import csr_content, csr_extensions, csr_public_key, csr_subject, verify_csr_signature
 from certkeeper.pki.errors import InvalidCsr, SigningError
 from certkeeper.pki.keys import (
     PrivateKey,
@@ -128,6 +129,7 @@ def certificate_params_from_csr(
     asks for that Go does not know are kept, after the request's ones.
     """
     verify_csr_signature(csr)
+    subject = csr_subject(csr)
     public_key = csr_public_key(csr)
     extensions = csr_extensions(csr)
     bits, ekus = key_usages_for(usages, is_ca=is_ca)
@@ -155,7 +157,7 @@ def certificate_params_from_csr(
     _check_key_usages(requested_bits, requested_ekus, bits, ekus)
     not_before, not_after = _validity(now, duration)
     return CertificateParams(
-        subject=csr.subject,
+        subject=subject,
         public_key=public_key,
         not_before=not_before,
         not_after=not_after,
@@ -205,11 +207,18 @@ def _random_serial_number() -> int:
             return serial
 
 
+def _issuer_public_key(issuer: x509.Certificate) -> PublicKey:
+    try:
+        return supported_public_key(issuer.public_key())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SigningError(f"the issuer certificate's public key cannot be used: {exc}") from exc
+
+
 def _authority_key_identifier(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     try:
         ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    except (x509.ExtensionNotFound, ValueError):
-        return x509.AuthorityKeyIdentifier.from_issuer_public_key(supported_public_key(issuer.public_key()))
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError, TypeError):
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(_issuer_public_key(issuer))
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
@@ -223,12 +232,16 @@ def sign_certificate(
     self_signed = issuer is None
     if self_signed and not public_keys_equal(signer_key, params.public_key):
         raise SigningError("the signing key does not match the certificate's public key")
-    if issuer is not None and not public_keys_equal(signer_key, supported_public_key(issuer.public_key())):
+    if issuer is not None and not public_keys_equal(signer_key, _issuer_public_key(issuer)):
         raise SigningError("the signing key does not match the issuer certificate")
+    try:
+        issuer_name = params.subject if issuer is None else issuer.subject
+    except (ValueError, TypeError) as exc:
+        raise SigningError(f"the issuer certificate has a malformed subject: {exc}") from exc
     builder = (
         x509.CertificateBuilder()
         .subject_name(params.subject)
-        .issuer_name(params.subject if issuer is None else issuer.subject)
+        .issuer_name(issuer_name)
         .public_key(params.public_key)
         .serial_number(_random_serial_number())
         .not_valid_before(params.not_before)

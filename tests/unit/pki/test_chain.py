@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import time
 from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,10 +21,11 @@ from certkeeper.pki.chain import (
     issued_by,
     parse_certificate_chain_pem,
 )
-from certkeeper.pki.errors import InvalidChain, PemTooLarge
+from certkeeper.pki.errors import InvalidChain, PemTooLarge, PkiError
 from certkeeper.pki.keys import PrivateKey, generate_ecdsa_private_key
-from certkeeper.pki.pem import encode_pem_certificate, encode_pem_certificates
-from certkeeper.pki.sign import certificate_params_from_template, sign_certificate
+from certkeeper.pki.match import fuzzy_certificate_mismatches, public_key_matches_certificate
+from certkeeper.pki.pem import encode_pem_certificate, encode_pem_certificates, load_pem_certificate_chain
+from certkeeper.pki.sign import certificate_params_from_template, sign_certificate, sign_with_ca
 from certkeeper.pki.template import CertificateTemplate
 from tests.unit.pki.support import NOW, make_ca
 
@@ -216,3 +220,29 @@ def test_any_bag_is_a_verified_chain_or_refused(names: list[str]) -> None:
 def test_chain_pem_round_trips(h: Hierarchy) -> None:
     result = parse_certificate_chain_pem(encode_pem_certificates([h.leaf.cert, h.int_a2.cert, h.int_a1.cert]))
     assert parse_certificate_chain_pem(result.chain_pem + result.ca_pem).chain_pem == result.chain_pem
+
+
+_LEAF_KEY = generate_ecdsa_private_key(256)
+_LEAF_PARAMS = certificate_params_from_template(
+    CertificateTemplate(common_name="x", dns_names=("a",)), _LEAF_KEY.public_key(), now=NOW
+)
+_SIGNED = sign_with_ca(_LEAF_PARAMS, ca_certificates=[_HIERARCHY.root.cert], ca_key=_HIERARCHY.root.key)
+_SAMPLES = (_HIERARCHY.root.cert.public_bytes(Encoding.DER), _SIGNED.certificate.public_bytes(Encoding.DER))
+
+
+@given(st.data())
+def test_mutated_certificates_only_raise_typed_errors(data: st.DataObject) -> None:
+    # Found by fuzzing: negative serials (a warning in cryptography), names that raise TypeError.
+    der = bytearray(data.draw(st.sampled_from(_SAMPLES)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        der[data.draw(st.integers(min_value=0, max_value=len(der) - 1))] = data.draw(st.integers(0, 255))
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.b64encode(bytes(der)) + b"\n-----END CERTIFICATE-----\n"
+    root = _HIERARCHY.root
+    with contextlib.suppress(PkiError):
+        (certificate,) = load_pem_certificate_chain(pem)
+        with contextlib.suppress(PkiError):
+            build_certificate_chain([certificate, root.cert])
+        with contextlib.suppress(PkiError):
+            fuzzy_certificate_mismatches(certificate, CertificateTemplate(common_name="x"))
+        public_key_matches_certificate(root.key, certificate)
+        sign_with_ca(_LEAF_PARAMS, ca_certificates=[certificate], ca_key=root.key)

@@ -6,17 +6,21 @@ import base64
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given
 from hypothesis import strategies as st
 
 from certkeeper.pki import pem
+from certkeeper.pki.csr import build_csr
 from certkeeper.pki.errors import InvalidPem, PemTooLarge, PkiError
-from certkeeper.pki.keys import encode_private_key_pkcs8, load_pem_private_key
+from certkeeper.pki.keys import KeyAlgorithm, KeySpec, encode_private_key_pkcs8, load_pem_private_key
 from certkeeper.pki.pem import (
     DEFAULT_PEM_LIMITS,
     PemBlock,
@@ -29,6 +33,7 @@ from certkeeper.pki.pem import (
     load_pem_certificate_chain,
     load_pem_certificate_request,
 )
+from certkeeper.pki.template import CertificateTemplate
 from tests.unit.pki.support import make_ca
 
 
@@ -197,3 +202,34 @@ def test_certificate_der_survives_encode_and_decode(p256: ec.EllipticCurvePrivat
     root, _ = make_ca("root", key=p256)
     blocks = decode_pem_blocks(encode_pem_certificates([root, root]), max_size=10_000)
     assert [x509.load_der_x509_certificate(b.der) for b in blocks] == [root, root]
+
+
+def test_unknown_versions_are_invalid_pem(p256: ec.EllipticCurvePrivateKey) -> None:
+    # cryptography raises InvalidVersion, which is not a ValueError, for these; found by fuzzing.
+    root, _ = make_ca("root", key=p256)
+    der = root.public_bytes(Encoding.DER).replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07", 1)
+    with pytest.raises(InvalidPem, match=r"error parsing X\.509 certificate"):
+        load_pem_certificate_chain(block("CERTIFICATE", der))
+    csr = build_csr(CertificateTemplate(common_name="x", key=KeySpec(algorithm=KeyAlgorithm.ECDSA)), p256)
+    csr_der = csr.public_bytes(Encoding.DER).replace(b"\x02\x01\x00", b"\x02\x01\x01", 1)
+    with pytest.raises(InvalidPem, match="error parsing certificate request"):
+        load_pem_certificate_request(block("CERTIFICATE REQUEST", csr_der))
+
+
+@pytest.mark.parametrize("serial", [b"\xff", b"\x80", b"\x00"], ids=["minus-one", "minus-128", "zero"])
+def test_serial_numbers_must_be_positive(p256: ec.EllipticCurvePrivateKey, serial: bytes) -> None:
+    # cryptography would only warn (and will refuse later); Go refuses negative serials.
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(p256.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2027, 1, 1, tzinfo=UTC))
+    )
+    der = builder.sign(p256, hashes.SHA256()).public_bytes(Encoding.DER)
+    patched = der.replace(b"\xa0\x03\x02\x01\x02\x02\x01\x01", b"\xa0\x03\x02\x01\x02\x02\x01" + serial, 1)
+    assert patched != der
+    with pytest.raises(InvalidPem, match="the serial number is not positive"):
+        load_pem_certificate(block("CERTIFICATE", patched))
