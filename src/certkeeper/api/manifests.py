@@ -252,9 +252,8 @@ def _field_error(exc: msgspec.ValidationError, document: int) -> ManifestError:
     """Turn msgspec's ``detail - at `$.spec.x[0]``` into a field path and a detail."""
     message = str(exc)
     match = _ERROR_AT.match(message)
-    if match is None:
-        return ManifestError(message, document=document)
-    detail, path = match["detail"], match["path"].removeprefix(".")
+    # Errors at the root carry no " - at `$`" suffix.
+    detail, path = (message, "") if match is None else (match["detail"], match["path"].removeprefix("."))
     missing = _MISSING_FIELD.match(detail)
     if missing is not None:
         # Name the missing field itself, as Kubernetes does: "spec.secretName: Required value".
