@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from hypothesis import given
 
-from certkeeper.api import acme, acme_solvers, certmanager, cmmeta, constants
+from certkeeper.api import acme, acme_solvers, certmanager, cmmeta, constants, issuer_configs
 from certkeeper.api.core import Secret
 from certkeeper.api.durations import parse_duration
 from certkeeper.api.manifests import ManifestError, decode_object, dump, dump_yaml, load_documents, load_objects
@@ -201,7 +201,7 @@ def test_wire_name(cls: type[msgspec.Struct], attribute: str, wire: str) -> None
 
 def _all_model_classes() -> list[type[msgspec.Struct]]:
     found = []
-    for module in (certmanager, acme, acme_solvers, cmmeta):
+    for module in (certmanager, issuer_configs, acme, acme_solvers, cmmeta):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type) and issubclass(value, msgspec.Struct) and value.__module__ == module.__name__:
