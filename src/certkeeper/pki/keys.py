@@ -178,6 +178,14 @@ def _check_supported(key: object, context: str) -> PrivateKey:
     raise UnsupportedKey(f"{context}: invalid key type")
 
 
+def _check_rsa_consistency(key: rsa.RSAPrivateKey) -> None:
+    """Go's ``rsa.PrivateKey.Validate`` without primality tests: n = p·q, and d inverts e mod p-1, q-1."""
+    numbers = key.private_numbers()
+    p, q, d, n, e = numbers.p, numbers.q, numbers.d, numbers.public_numbers.n, numbers.public_numbers.e
+    if p <= 1 or q <= 1 or p * q != n or e < 2 or (d * e) % (p - 1) != 1 or (d * e) % (q - 1) != 1:
+        raise ValueError("inconsistent RSA key")
+
+
 def load_pem_private_key(data: bytes, *, limits: PemLimits = DEFAULT_PEM_LIMITS) -> PrivateKey:
     """Parse the first PEM block of ``data`` as an RSA, ECDSA (P-256/384/521) or Ed25519 private key.
 
@@ -195,7 +203,11 @@ def load_pem_private_key(data: bytes, *, limits: PemLimits = DEFAULT_PEM_LIMITS)
         raise InvalidPem(f"unknown private key type: {block.type}")
     context, wanted = expected[block.type]
     try:
-        key = load_der_private_key(block.der, password=None)
+        # cryptography's full RSA check tests the primes (~100 ms for RSA-3072, paid on every parse of a
+        # stored key); like Go's ParsePKCS1PrivateKey we check the cheap algebra instead (below).
+        key = load_der_private_key(block.der, password=None, unsafe_skip_rsa_key_validation=True)
+        if isinstance(key, rsa.RSAPrivateKey):
+            _check_rsa_consistency(key)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         # cryptography's messages describe the structure, but say nothing of it here to be safe.
         raise InvalidPem(f"{context}: the key data is malformed, encrypted or of an unsupported kind") from exc
