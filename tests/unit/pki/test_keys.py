@@ -31,6 +31,7 @@ from certkeeper.pki.keys import (
     encode_private_key_pkcs8,
     generate_ecdsa_private_key,
     generate_private_key,
+    generate_rsa_private_key,
     hash_for,
     load_pem_private_key,
     public_key_der,
@@ -284,11 +285,12 @@ def test_truncated_keys_only_raise_typed_errors(data: st.DataObject) -> None:
 _SAMPLE_KEY = generate_ecdsa_private_key(256)
 
 
-
 def test_inconsistent_rsa_key_is_refused() -> None:
     """Parsing skips cryptography's slow prime tests but still refuses a key whose d does not fit e."""
     key = generate_rsa_private_key(2048)
-    assert load_pem_private_key(encode_private_key_pem(key)).private_numbers() == key.private_numbers()
+    loaded = load_pem_private_key(encode_private_key_pem(key))
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    assert loaded.private_numbers() == key.private_numbers()
     n = key.private_numbers()
     tampered = rsa.RSAPrivateNumbers(n.p, n.q, n.d + 2, n.dmp1, n.dmq1, n.iqmp, n.public_numbers)
     bad = tampered.private_key(unsafe_skip_rsa_key_validation=True)
