@@ -19,6 +19,7 @@ from certkeeper.api.certmanager import (
     SelfSignedIssuer as SelfSignedSpec,
 )
 from certkeeper.api.cmmeta import IssuerReference
+from certkeeper.api.constants import KeyUsage
 from certkeeper.api.core import Secret
 from certkeeper.api.meta import ObjectMeta
 from certkeeper.issuers.base import Failed, Issued, Pending, SignContext, issuer_type
@@ -59,7 +60,7 @@ def request_for(
     template: CertificateTemplate, *, key_secret: str = "", ns: str = "ns"
 ) -> tuple[CertificateRequest, bytes]:
     key = generate_private_key(EC)
-    usages = ("digital signature", "key encipherment", "server auth")
+    usages: tuple[KeyUsage, ...] = ("digital signature", "key encipherment", "server auth")
     csr = build_csr(dataclasses.replace(template, key=EC, usages=usages), key)
     annotations = {"cert-manager.io/private-key-secret-name": key_secret} if key_secret else None
     cr = CertificateRequest(
