@@ -23,6 +23,7 @@ from certkeeper.api.acme import ACMEAuthorization, ACMEChallenge, Challenge, Cha
 from certkeeper.api.defaults import default_issuer_ref, default_solver
 from certkeeper.api.features import FeatureGates
 from certkeeper.api.field import ErrorList, FieldError, FieldPath, ValidationResult
+from certkeeper.validation.decoding import undecodable_durations
 
 IMMUTABLE: Final = "field is immutable once set"
 
@@ -88,14 +89,17 @@ def validate_order_status_update(old: OrderStatus | None, new: OrderStatus | Non
 
 
 def validate_order_create(obj: Order, gates: FeatureGates) -> ValidationResult:
-    """Creating an Order is always allowed."""
-    del obj, gates
-    return ValidationResult()
+    """Creating an Order is always allowed (once it decodes)."""
+    del gates
+    return ValidationResult(tuple(undecodable_durations(obj)))
 
 
 def validate_order_update(old: Order, new: Order, gates: FeatureGates) -> ValidationResult:
     """The CSR and the ACME server's answers may not change once set."""
     del gates
+    undecodable = undecodable_durations(new)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
     if old.spec.request and old.spec.request != new.spec.request:
         collected.add(_frozen(FieldPath("spec", "request")))
@@ -104,9 +108,9 @@ def validate_order_update(old: Order, new: Order, gates: FeatureGates) -> Valida
 
 
 def validate_challenge_create(obj: Challenge, gates: FeatureGates) -> ValidationResult:
-    """Creating a Challenge is always allowed."""
-    del obj, gates
-    return ValidationResult()
+    """Creating a Challenge is always allowed (once it decodes)."""
+    del gates
+    return ValidationResult(tuple(undecodable_durations(obj)))
 
 
 def _defaulted(spec: ChallengeSpec) -> ChallengeSpec:
@@ -117,6 +121,9 @@ def _defaulted(spec: ChallengeSpec) -> ChallengeSpec:
 def validate_challenge_update(old: Challenge, new: Challenge, gates: FeatureGates) -> ValidationResult:
     """A Challenge's spec never changes."""
     del gates
+    undecodable = undecodable_durations(new)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
     if _defaulted(old.spec) != _defaulted(new.spec):
         collected.add(fe.forbidden(FieldPath("spec"), "challenge spec is immutable after creation"))

@@ -32,6 +32,7 @@ from certkeeper.validation.certificate_options import (
     validate_secret_template,
 )
 from certkeeper.validation.common import is_go_object_identifier, struct_value, utf8_length, validate_issuer_ref
+from certkeeper.validation.decoding import undecodable_durations
 from certkeeper.validation.gomail import MailError, parse_address
 from certkeeper.validation.gonet import parse_ip
 from certkeeper.validation.kube import is_dns1123_subdomain
@@ -228,6 +229,9 @@ def validate_certificate_spec(spec: CertificateSpec, path: FieldPath, gates: Fea
 
 def validate_certificate_create(obj: Certificate, gates: FeatureGates) -> ValidationResult:
     """The webhook's answer to creating ``obj``."""
+    undecodable = undecodable_durations(obj)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
     collected.extend(validate_certificate_spec(obj.spec, FieldPath("spec"), gates))
     return collected.result()

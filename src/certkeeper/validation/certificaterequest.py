@@ -33,6 +33,7 @@ from certkeeper.pki.pem import load_pem_certificate_request
 from certkeeper.pki.sign import certificate_params_from_csr
 from certkeeper.pki.usages import key_usages_for
 from certkeeper.validation.common import validate_issuer_ref
+from certkeeper.validation.decoding import undecodable_durations
 from certkeeper.validation.identity import UserInfo, validate_identity_create, validate_identity_update
 
 _APPROVED: Final = CertificateRequestConditionType.APPROVED.value
@@ -137,6 +138,9 @@ def validate_certificate_request_create(
 ) -> ValidationResult:
     """The webhook's answer to creating ``obj``; ``user`` is the requester, when known."""
     del gates  # no CertificateRequest rule depends on a feature gate
+    undecodable = undecodable_durations(obj)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
     if user is not None:
         collected.extend(validate_identity_create(obj, user))
@@ -154,6 +158,9 @@ def validate_certificate_request_update(
     which cert-manager applies to every update whoever makes it.
     """
     del gates
+    undecodable = undecodable_durations(new)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
     if check_identity:
         collected.extend(validate_identity_update(old, new))

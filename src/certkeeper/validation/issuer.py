@@ -30,6 +30,7 @@ from certkeeper.api.certmanager import (
 from certkeeper.api.features import FeatureGates
 from certkeeper.api.field import ErrorList, FieldError, FieldPath, ValidationResult
 from certkeeper.validation.acme_issuer import ca_bundle_error, validate_acme_issuer
+from certkeeper.validation.decoding import undecodable_durations
 
 _DOT_DOT: Final = "must not contain '..' path segments"
 #: What field errors print instead of a CA bundle or Secret reference (never worth echoing).
@@ -216,9 +217,12 @@ def validate_issuer_spec(spec: IssuerSpec, path: FieldPath) -> tuple[list[FieldE
     return errors, warnings
 
 
-def _result(spec: IssuerSpec) -> ValidationResult:
+def _result(obj: Issuer | ClusterIssuer) -> ValidationResult:
+    undecodable = undecodable_durations(obj)
+    if undecodable:
+        return ValidationResult(tuple(undecodable))
     collected = ErrorList()
-    errors, warnings = validate_issuer_spec(spec, FieldPath("spec"))
+    errors, warnings = validate_issuer_spec(obj.spec, FieldPath("spec"))
     collected.extend(errors)
     for warning in warnings:
         collected.warn(warning)
@@ -228,25 +232,25 @@ def _result(spec: IssuerSpec) -> ValidationResult:
 def validate_issuer_create(obj: Issuer, gates: FeatureGates) -> ValidationResult:
     """The webhook's answer to creating an Issuer."""
     del gates  # no issuer rule depends on a feature gate
-    return _result(obj.spec)
+    return _result(obj)
 
 
 def validate_issuer_update(old: Issuer, new: Issuer, gates: FeatureGates) -> ValidationResult:
     """The webhook's answer to updating an Issuer: the create rules on ``new``."""
     del old, gates
-    return _result(new.spec)
+    return _result(new)
 
 
 def validate_cluster_issuer_create(obj: ClusterIssuer, gates: FeatureGates) -> ValidationResult:
     """The webhook's answer to creating a ClusterIssuer (the Issuer rules)."""
     del gates
-    return _result(obj.spec)
+    return _result(obj)
 
 
 def validate_cluster_issuer_update(old: ClusterIssuer, new: ClusterIssuer, gates: FeatureGates) -> ValidationResult:
     """The webhook's answer to updating a ClusterIssuer: the create rules on ``new``."""
     del old, gates
-    return _result(new.spec)
+    return _result(new)
 
 
 __all__ = [
