@@ -13,18 +13,6 @@ FIXTURES = Path(__file__).parents[2] / "fixtures"
 MANIFESTS = sorted((FIXTURES / "manifests").glob("*.yaml"))
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 
-#: Documents of tests/fixtures/manifests that cert-manager itself would refuse, with the reason. Their
-#: caBundle is a truncated certificate (no certificate parses), which cert-manager's webhook rejects;
-#: drop an entry once its fixture carries a real certificate (this test then says so).
-KNOWN_FIXTURE_PROBLEMS: dict[str, str] = {
-    "issuer.cert-manager.io/private-acme (issuer-acme-http01.yaml, document 3)": (
-        'spec.acme.caBundle: Invalid value: "": cert bundle didn\'t contain any valid certificates'
-    ),
-    "issuer.cert-manager.io/vault-issuer (issuer-vault.yaml, document 1)": (
-        'spec.vault.caBundle: Invalid value: "<snip>": cert bundle didn\'t contain any valid certificates'
-    ),
-}
-
 
 def run(args: list[str], cwd: Path, stdin: str | None = None) -> tuple[int, str, str]:
     with pytest.MonkeyPatch.context() as patch:
@@ -44,18 +32,12 @@ def test_documentation_examples_validate_clean(path: Path) -> None:
     status, stdout, stderr = run([path.name], path.parent)
     lines = stdout.splitlines()
     assert lines
-    known = {line.rpartition(":")[0] for line in lines} & KNOWN_FIXTURE_PROBLEMS.keys()
     for line in lines:
-        title, _, verdict = line.rpartition(": ")
-        if title in KNOWN_FIXTURE_PROBLEMS:
-            assert verdict == "invalid", f"{title} is valid now: remove it from KNOWN_FIXTURE_PROBLEMS"
-            assert KNOWN_FIXTURE_PROBLEMS[title] in stderr
-        else:
-            assert verdict in ("valid", "skipped (not a cert-manager kind)"), stderr
-    assert status == (1 if known else 0), stderr
-    if not known:
-        assert "Error from server" not in stderr
-        assert "is invalid" not in stderr
+        _, _, verdict = line.rpartition(": ")
+        assert verdict in ("valid", "skipped (not a cert-manager kind)"), stderr
+    assert status == 0, stderr
+    assert "Error from server" not in stderr
+    assert "is invalid" not in stderr
 
 
 @pytest.mark.parametrize("path", INVALID, ids=[p.name for p in INVALID])
