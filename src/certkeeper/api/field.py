@@ -98,7 +98,7 @@ def _format_value(value: object) -> str:
         return json.dumps(value, ensure_ascii=False)
     if value is None:
         return "null"
-    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,7 +268,7 @@ def test_list_map_keys_are_unique() -> None:
         {"type": "Ready", "status": "Unknown"},
     ]
     result = CERTIFICATE.validate({**certificate(), "status": {"conditions": conditions}})
-    assert messages(result) == ['status.conditions[2]: Duplicate value: {"type": "Ready"}']
+    assert messages(result) == ['status.conditions[2]: Duplicate value: {"type":"Ready"}']
 
 
 def test_preserve_unknown_fields_keeps_free_form_json() -> None:
