@@ -47,13 +47,16 @@ class Outcome:
     deletes: tuple[Delete, ...] = ()
     #: The reconciled object carrying its new status (and the resourceVersion it was read at).
     status: RawObject | None = None
+    #: Recorded once the object writes succeeded, before the status write (which may still conflict).
+    write_events: tuple[Event, ...] = ()
+    #: Recorded after the status write.
     events: tuple[Event, ...] = ()
     requeue_after: float | None = None
 
     @property
     def is_noop(self) -> bool:
         writes = self.creates or self.applies or self.updates or self.deletes
-        return not (writes or self.status is not None or self.events)
+        return not (writes or self.status is not None or self.events or self.write_events)
 
 
 NOTHING = Outcome()
@@ -89,6 +92,9 @@ async def apply_outcome(
     for delete in outcome.deletes:
         with contextlib.suppress(NotFound):
             await store.delete(delete.resource, delete.name, namespace=delete.namespace, uid=delete.uid)
+    if recorder is not None:
+        for event in outcome.write_events:
+            await recorder.record(involved, event)
     written: RawObject | None = None
     if outcome.status is not None:
         written = await store.update_status(resource, outcome.status)

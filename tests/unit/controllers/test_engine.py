@@ -123,7 +123,10 @@ async def _issue_web(h: Harness, **spec: Any) -> dict[str, Any]:
     await h.apply(
         CERTIFICATES,
         certificate(
-            "web", "web-tls", {"name": "ca"}, dnsNames=["web.example.com"], privateKey={"algorithm": "ECDSA"}, **spec
+            "web",
+            "web-tls",
+            {"name": "ca"},
+            **{"dnsNames": ["web.example.com"], "privateKey": {"algorithm": "ECDSA"}, **spec},
         ),
     )
     await h.settle(lambda: h.ready(NS, "web"))
@@ -260,3 +263,121 @@ async def test_failed_issuance_backs_off_on_cert_managers_schedule() -> None:
             await h.advance(61)
             await h.settle(lambda: attempts() == attempt + 1)  # noqa: B023 - awaited within this iteration
         assert FailingSigner.calls == 4
+
+
+async def test_secret_template_output_formats_and_keystores_are_written() -> None:
+    async with running_engine() as h:
+        await h.apply(
+            SECRETS,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "jks-password", "namespace": NS},
+                "data": {"password": base64.b64encode(b"changeit").decode()},
+            },
+        )
+        await _issue_web(
+            h,
+            secretTemplate={"labels": {"app": "web"}, "annotations": {"team": "platform"}},
+            additionalOutputFormats=[{"type": "DER"}, {"type": "CombinedPEM"}],
+            keystores={
+                "jks": {"create": True, "passwordSecretRef": {"name": "jks-password", "key": "password"}},
+                "pkcs12": {"create": True, "password": "p12-secret", "profile": "Modern2023"},
+            },
+        )
+        secret = await h.get(SECRETS, "web-tls", NS)
+        assert secret["metadata"]["labels"] == {"app": "web", "controller.cert-manager.io/fao": "true"}
+        assert secret["metadata"]["annotations"]["team"] == "platform"
+        assert set(secret["data"]) == {
+            "tls.crt",
+            "tls.key",
+            "ca.crt",
+            "key.der",
+            "tls-combined.pem",
+            "keystore.jks",
+            "truststore.jks",
+            "keystore.p12",
+            "truststore.p12",
+        }
+        data = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+        assert data["tls-combined.pem"] == data["tls.key"] + b"\n" + data["tls.crt"]
+        assert data["keystore.jks"][:4] == b"\xfe\xed\xfe\xed"  # the JKS magic
+
+        # removing the keystores from the spec removes their data (post-issuance, no re-issuance)
+        cert = await h.get(CERTIFICATES, "web", NS)
+        del cert["spec"]["keystores"]
+        del cert["spec"]["additionalOutputFormats"]
+        await h.store.update(CERTIFICATES, cert)
+
+        def keystores_gone() -> bool:
+            return "keystore.jks" not in (h.engine.secrets.cache.get(f"{NS}/web-tls") or {}).get("data", {})
+
+        await h.settle(keystores_gone)
+        secret = await h.get(SECRETS, "web-tls", NS)
+        assert set(secret["data"]) == {"tls.crt", "tls.key", "ca.crt"}
+        assert _revision(await h.get(CERTIFICATES, "web", NS)) == 1
+
+
+async def test_requests_for_external_issuers_are_left_alone() -> None:
+    async with running_engine() as h:
+        await h.apply(
+            CERTIFICATES,
+            certificate(
+                "ext",
+                "ext-tls",
+                {"name": "vault", "kind": "VaultIssuer", "group": "example.com"},
+                commonName="ext",
+                privateKey={"algorithm": "ECDSA"},
+            ),
+        )
+        await h.settle(lambda: h.engine.requests.cache.get(f"{NS}/ext-1") is not None)
+        request = await h.get(CERTIFICATE_REQUESTS, "ext-1", NS)
+        reasons = {c["type"]: c.get("reason") for c in request.get("status", {}).get("conditions", [])}
+        assert reasons == {"Approved": "cert-manager.io"}  # approved by the built-in approver, never signed
+        assert "certificate" not in request.get("status", {})
+
+
+async def test_rotation_policy_never_reuses_the_key_and_always_rotates_it() -> None:
+    async with running_engine() as h:
+        await _issue_web(h, privateKey={"algorithm": "ECDSA", "rotationPolicy": "Never"})
+        key_before = (await h.get(SECRETS, "web-tls", NS))["data"]["tls.key"]
+        await h.store.delete(CERTIFICATE_REQUESTS, "web-1", namespace=NS)
+        cert = await h.get(CERTIFICATES, "web", NS)
+        cert["spec"]["dnsNames"] = ["web.example.com", "other.example.com"]
+        await h.store.update(CERTIFICATES, cert)
+        await _wait_revision(h, 2)
+        assert (await h.get(SECRETS, "web-tls", NS))["data"]["tls.key"] == key_before
+        events = [e for e in (await h.store.list(EVENTS, namespace=NS)).items if e["reason"] == "Reused"]
+        assert events
+        cert = await h.get(CERTIFICATES, "web", NS)
+        cert["spec"]["privateKey"]["rotationPolicy"] = "Always"
+        cert["spec"]["dnsNames"] = ["web.example.com"]
+        await h.store.update(CERTIFICATES, cert)
+        await _wait_revision(h, 3)
+        assert (await h.get(SECRETS, "web-tls", NS))["data"]["tls.key"] != key_before
+
+
+async def test_temporary_certificate_while_the_issuer_is_not_ready() -> None:
+    async with running_engine() as h:
+        await h.apply(
+            ISSUERS,
+            {
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Issuer",
+                "metadata": {"name": "ca", "namespace": NS},
+                "spec": {"ca": {"secretName": "missing-ca"}},
+            },
+        )
+        cert = certificate(
+            "web", "web-tls", {"name": "ca"}, dnsNames=["web.example.com"], privateKey={"algorithm": "ECDSA"}
+        )
+        cert["metadata"]["annotations"] = {"cert-manager.io/issue-temporary-certificate": "true"}
+        await h.apply(CERTIFICATES, cert)
+        await h.settle(lambda: h.engine.secrets.cache.get(f"{NS}/web-tls") is not None)
+        secret = await h.get(SECRETS, "web-tls", NS)
+        temporary = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+        assert temporary.issuer.rfc4514_string() == "CN=cert-manager.local"
+        assert "cert-manager.io/issuer-name" not in secret["metadata"]["annotations"]
+        # issuance goes on: the real certificate replaces the temporary one once the CA exists
+        cert = await h.get(CERTIFICATES, "web", NS)
+        assert any(c["type"] == "Issuing" and c["status"] == "True" for c in cert["status"]["conditions"])

@@ -91,7 +91,7 @@ def _store_key(cert: Certificate, key: PrivateKey, event: Event | None = None) -
     return Outcome(
         creates=(Write(resource=SECRETS, object=encode(_key_secret(cert, name, key))),),
         status=_set_name(cert, name),
-        events=(event,),
+        write_events=(event,),  # as cert-manager: recorded once the Secret exists, whatever the status write
     )
 
 
@@ -109,7 +109,7 @@ async def _rotation_never(cert: Certificate, ctx: Context) -> Outcome:
             reason="DecodeFailed",
             message=f'Failed to decode private key stored in Secret "{cert.spec.secret_name}" - generating new key',
         )
-        return Outcome(creates=outcome.creates, status=outcome.status, events=(warning, *outcome.events))
+        return Outcome(creates=outcome.creates, status=outcome.status, write_events=(warning, *outcome.write_events))
     violations = private_key_matches_spec(key, cert.spec)
     if violations:
         fields = go_list(violations)
@@ -166,5 +166,5 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
             reason="Deleted",
             message=f"Regenerating private key due to change in fields: {go_list(violations)}",
         )
-        return Outcome(deletes=_delete(secrets), events=(event,))
+        return Outcome(deletes=_delete(secrets), write_events=(event,))
     return NOTHING
