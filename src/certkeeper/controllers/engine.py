@@ -32,6 +32,7 @@ from certkeeper.controllers.context import (
     TypedCache,
 )
 from certkeeper.controllers.issuers import IssuerControllers
+from certkeeper.controllers.metrics import EngineCollector
 from certkeeper.issuers.base import IssuerBackend
 from certkeeper.runtime.clock import Clock
 from certkeeper.runtime.controller import Controller, Result
@@ -313,6 +314,16 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    def collector(self) -> EngineCollector:
+        """Prometheus collector over this engine's caches and controllers (register it on a registry)."""
+        return EngineCollector(
+            certificates=self.certificates.cache.items,
+            issuers=self.issuers.cache.items,
+            cluster_issuers=self.cluster_issuers.cache.items if self.cluster_issuers is not None else list,
+            controllers=self.controllers.values,
+            now=self.clock.now,
+        )
 
     def idle(self) -> bool:
         """No controller has work queued or in hand right now (delayed requeues do not count)."""

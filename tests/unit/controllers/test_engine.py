@@ -381,3 +381,28 @@ async def test_temporary_certificate_while_the_issuer_is_not_ready() -> None:
         # issuance goes on: the real certificate replaces the temporary one once the CA exists
         cert = await h.get(CERTIFICATES, "web", NS)
         assert any(c["type"] == "Issuing" and c["status"] == "True" for c in cert["status"]["conditions"])
+
+
+async def test_prometheus_metrics_have_cert_managers_names_and_labels() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    async with running_engine() as h:
+        await _issue_web(h)
+        registry = CollectorRegistry()
+        registry.register(h.engine.collector())
+        text = generate_latest(registry).decode()
+    assert (
+        'certmanager_certificate_ready_status{condition="True",issuer_group="cert-manager.io",'
+        'issuer_kind="Issuer",issuer_name="ca",name="web",namespace="default"} 1.0'
+    ) in text
+    assert (
+        'certmanager_certificate_ready_status{condition="False",issuer_group="cert-manager.io",'
+        'issuer_kind="Issuer",issuer_name="ca",name="web",namespace="default"} 0.0'
+    ) in text
+    for family in ("not_after", "not_before", "expiration", "renewal"):
+        prefix = f"certmanager_certificate_{family}_timestamp_seconds{{"
+        line = next(x for x in text.splitlines() if x.startswith(prefix) and 'name="web"' in x)
+        assert float(line.rsplit(" ", 1)[1]) > 1.7e9
+    assert 'certmanager_issuer_ready_status{condition="True",name="ca",namespace="default"} 1.0' in text
+    assert 'certmanager_clusterissuer_ready_status{condition="True",name="selfsigned"} 1.0' in text
+    assert 'certmanager_controller_sync_call_count_total{controller="certificates-issuing"}' in text
