@@ -17,9 +17,11 @@ from cryptography import x509
 from certkeeper.api.certmanager import CertificateRequest, ClusterIssuer, Issuer, IssuerSpec
 from certkeeper.api.constants import TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY
 from certkeeper.api.core import Secret
+from certkeeper.api.defaults import effective_duration
 from certkeeper.pki.errors import PkiError
 from certkeeper.pki.keys import PrivateKey, load_pem_private_key
-from certkeeper.pki.pem import PemLimits, load_pem_certificate_chain
+from certkeeper.pki.pem import PemLimits, load_pem_certificate_chain, load_pem_certificate_request
+from certkeeper.pki.sign import CertificateParams, certificate_params_from_csr
 
 GenericIssuer = Issuer | ClusterIssuer
 
@@ -130,6 +132,17 @@ def read_secret(secrets: SecretReader, namespace: str, name: str) -> Secret:
     if secret is None:
         raise SecretNotFound(name)
     return secret
+
+
+def request_certificate_params(request: CertificateRequest, ctx: SignContext) -> CertificateParams:
+    """The certificate a request asks for (``CertificateTemplateFromCertificateRequest``); raises PkiError."""
+    return certificate_params_from_csr(
+        load_pem_certificate_request(request.spec.request, limits=ctx.pem_limits),
+        now=ctx.now,
+        duration=effective_duration(request.spec.duration),
+        is_ca=bool(request.spec.is_ca),
+        usages=list(request.spec.usages or ()),
+    )
 
 
 def secret_tls_key(secret: Secret, limits: PemLimits) -> PrivateKey:

@@ -14,7 +14,6 @@ from cryptography import x509
 
 from certkeeper.api.certmanager import CertificateRequest
 from certkeeper.api.constants import IssuerReason
-from certkeeper.api.defaults import effective_duration
 from certkeeper.issuers.base import (
     Failed,
     GenericIssuer,
@@ -27,13 +26,13 @@ from certkeeper.issuers.base import (
     SignContext,
     SignResult,
     read_secret,
+    request_certificate_params,
     secret_tls_chain,
     secret_tls_key,
 )
 from certkeeper.pki.errors import PkiError
 from certkeeper.pki.keys import PrivateKey, public_keys_equal, supported_public_key
-from certkeeper.pki.pem import load_pem_certificate_request
-from certkeeper.pki.sign import CertificateParams, certificate_params_from_csr, sign_with_ca
+from certkeeper.pki.sign import CertificateParams, sign_with_ca
 
 KEY_PAIR_VERIFIED_MESSAGE = "Signing CA verified"
 GET_KEY_PAIR_MESSAGE = "Error getting keypair for CA issuer: "
@@ -92,13 +91,7 @@ class CAIssuer:
         except InvalidSecretData as exc:
             return Pending("SecretInvalidData", f"Failed to parse signing CA keypair from secret {where}: {exc}")
         try:
-            params = certificate_params_from_csr(
-                load_pem_certificate_request(request.spec.request, limits=ctx.pem_limits),
-                now=ctx.now,
-                duration=effective_duration(request.spec.duration),
-                is_ca=bool(request.spec.is_ca),
-                usages=list(request.spec.usages or ()),
-            )
+            params = request_certificate_params(request, ctx)
         except PkiError as exc:
             return Failed("SigningError", f"Error generating certificate template: {exc}")
         params = dataclasses.replace(

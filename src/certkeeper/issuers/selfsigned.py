@@ -13,7 +13,6 @@ import dataclasses
 from certkeeper.api.annotations import CERTIFICATE_REQUEST_PRIVATE_KEY_ANNOTATION
 from certkeeper.api.certmanager import CertificateRequest
 from certkeeper.api.constants import IssuerReason
-from certkeeper.api.defaults import effective_duration
 from certkeeper.issuers.base import (
     Failed,
     GenericIssuer,
@@ -27,12 +26,12 @@ from certkeeper.issuers.base import (
     SignContext,
     SignResult,
     read_secret,
+    request_certificate_params,
     secret_tls_key,
 )
 from certkeeper.pki.errors import PkiError
 from certkeeper.pki.keys import PrivateKey, public_keys_equal
-from certkeeper.pki.pem import load_pem_certificate_request
-from certkeeper.pki.sign import CertificateParams, certificate_params_from_csr, sign_self_signed
+from certkeeper.pki.sign import CertificateParams, sign_self_signed
 from certkeeper.pki.subject import name_is_empty
 
 #: Warning event on a request whose certificate would have an empty subject DN (cert-manager's text).
@@ -67,13 +66,7 @@ class SelfSignedIssuer:
                 f'"{CERTIFICATE_REQUEST_PRIVATE_KEY_ANNOTATION}": {exc}',
             )
         try:
-            params = certificate_params_from_csr(
-                load_pem_certificate_request(request.spec.request, limits=ctx.pem_limits),
-                now=ctx.now,
-                duration=effective_duration(request.spec.duration),
-                is_ca=bool(request.spec.is_ca),
-                usages=list(request.spec.usages or ()),
-            )
+            params = request_certificate_params(request, ctx)
         except PkiError as exc:
             return Failed("ErrorGenerating", f"Error generating certificate template: {exc}")
         crl = (issuer.spec.self_signed.crl_distribution_points if issuer.spec.self_signed else None) or []
