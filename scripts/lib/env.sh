@@ -52,3 +52,13 @@ ensure_system_tools() {
     command -v openssl >/dev/null || apt_install openssl
     command -v keytool >/dev/null || apt_install default-jre-headless
 }
+
+# The helm v3 CLI for the chart tests (tests/unit/deploy), built from the Go module proxy by tools/helm
+# (minutes when cold, cached under $CACHE_DIR/helm, a no-op when warm). Exports its path.
+ensure_helm() {
+    command -v go >/dev/null || [ -x /usr/local/go/bin/go ] \
+        || { echo "building helm needs Go >= 1.26 (the machine image provides it)" >&2; exit 1; }
+    CERTKEEPER_HELM="$(CERTKEEPER_CACHE="$CACHE_DIR" "$REPO_ROOT/tools/helm/build.sh")"
+    export CERTKEEPER_HELM
+    log "helm: $CERTKEEPER_HELM"
+}
