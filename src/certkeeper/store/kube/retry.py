@@ -49,7 +49,7 @@ class RetryPolicy:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if self.base_delay < 0 or self.max_delay < self.base_delay:
-            raise ValueError("need 0 <= base_delay <= max_delay")
+            raise ValueError("base_delay must be between 0 and max_delay")
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError("jitter must be between 0 and 1")
 
