@@ -62,3 +62,12 @@ ensure_helm() {
     export CERTKEEPER_HELM
     log "helm: $CERTKEEPER_HELM"
 }
+
+# BIND 9 (named, named-checkconf) for the RFC 2136 + TSIG DNS-01 tests; tests/harness/bind.py runs it
+# on a loopback port as the test user. /usr/sbin is not on every user's PATH, hence the explicit path.
+ensure_bind() {
+    if ! command -v named >/dev/null && [ ! -x /usr/sbin/named ]; then
+        apt_install bind9 bind9-utils
+    fi
+    command -v named-checkconf >/dev/null || apt_install bind9-utils
+}
