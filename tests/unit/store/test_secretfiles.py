@@ -174,8 +174,13 @@ async def test_run_follows_the_store(clock: FakeClock, tmp_path: Path) -> None:
         task = asyncio.create_task(sink.run(store))
         try:
             web = sink.path_of("ns", "web")
-            await _eventually(lambda: (sink.path_of("ns", "present") / "a").exists())
-            assert not sink.path_of("ns", "deleted-while-down").exists()
+            # The first reconcile writes what exists, then removes what is gone: wait for both.
+            await _eventually(
+                lambda: (
+                    (sink.path_of("ns", "present") / "a").exists()
+                    and not sink.path_of("ns", "deleted-while-down").exists()
+                )
+            )
             secret = tls_secret(0, "C1", "K1")
             del secret["metadata"]["resourceVersion"], secret["metadata"]["uid"]
             created = await store.create(SECRETS, secret)
