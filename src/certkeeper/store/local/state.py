@@ -3,8 +3,10 @@
 Objects are kept as canonical JSON bytes (``Entry.raw``) next to a decoded view used only inside the
 store: every read decodes a fresh copy, so no caller can reach the store's own dicts. Indexes by uid and
 by owner uid serve cascading deletion. A ``Batch`` is the overlay one verb writes into (an object, the
-dependents a deletion cascades to): it is checked, persisted as one transaction, and only then applied
-to the state and published. Pure data structures, no I/O.
+dependents a deletion cascades to): it is computed on the store's head state (every write computed so
+far, committed or not), applied to the head at once, persisted (with the batches computed while an
+earlier commit was in flight, as one transaction), and only then applied to the committed state that
+readers see, and published. Pure data structures, no I/O.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ def encode(obj: RawObject) -> bytes:
 def decode(raw: bytes) -> RawObject:
     obj: RawObject = msgspec.json.decode(raw)
     return obj
+
+
+def copy_json(value: object) -> Any:
+    """A deep copy of a JSON value (dicts, lists, strings, numbers, booleans, None), through msgspec."""
+    return msgspec.json.decode(_encoder.encode(value))
 
 
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
@@ -69,6 +76,14 @@ class State:
         self._objects: dict[str, dict[tuple[str, str], Entry]] = {}
         self._by_uid: dict[str, Key] = {}
         self._dependents: dict[str, set[Key]] = {}
+
+    def copy(self) -> State:
+        """An independent state holding the same (immutable once stored) entries."""
+        other = State(self.rv)
+        other._objects = {resource: dict(table) for resource, table in self._objects.items()}
+        other._by_uid = dict(self._by_uid)
+        other._dependents = {uid: set(keys) for uid, keys in self._dependents.items()}
+        return other
 
     def get(self, key: Key) -> Entry | None:
         return self._objects.get(key[0], {}).get((key[1], key[2]))
@@ -191,11 +206,12 @@ class Batch:
     def pending(self) -> Iterator[tuple[Key, Entry | None]]:
         return iter(self._pending.items())
 
-    def apply(self) -> None:
-        """Make the batch part of the state (after it was committed)."""
+    def apply(self, state: State | None = None) -> None:
+        """Make the batch part of ``state`` (default: the state it was computed on)."""
+        target = self.state if state is None else state
         for key, entry in self._pending.items():
             if entry is None:
-                self.state.remove(key)
+                target.remove(key)
             else:
-                self.state.put(entry)
-        self.state.rv = self.rv
+                target.put(entry)
+        target.rv = self.rv

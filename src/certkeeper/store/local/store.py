@@ -6,10 +6,16 @@ store-wide decimal resourceVersions, optimistic concurrency, status subresource 
 finalizers, cascading deletion, label selectors, consistent paginated lists, and watches that replay
 from a resourceVersion, send bookmarks, and answer ``Gone`` when the history no longer reaches back.
 
-Writes are serialised by one lock: a write is computed into a batch (``writes.py``), committed to SQLite
-on the persistence worker thread, and only then applied to memory and published to watchers, so nothing
-a reader or watcher saw can be lost by a crash. A write whose caller is cancelled still completes (like
-an HTTP request already sent), which keeps memory and disk the same.
+Writes are computed one at a time, in call order, on the event loop: a write is computed into a batch
+(``writes.py``) against the head state, which holds every write computed so far. Committing uses group
+commit: while one SQLite transaction is in flight on the persistence worker thread, the writes computed
+meanwhile queue up and are committed together in the next one. Only after its transaction committed is
+a batch applied to the committed state that readers see and published to watchers, and only then is its
+caller released, so nothing a reader, watcher or caller saw can be lost by a crash. A write that changes
+nothing, or is refused, waits for the commits it was computed on (it may have read them) and fails with
+``Unavailable`` if one of them failed. A failed commit fails its group and every write computed on top
+of it, and the head goes back to the committed state. A write whose caller is cancelled still completes
+(like an HTTP request already sent), which keeps memory and disk the same.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -33,7 +40,7 @@ from certkeeper.store.local import context, deletion, writes
 from certkeeper.store.local.admission import Admit
 from certkeeper.store.local.apply import DEFAULT_LIST_TYPES, ListTypes
 from certkeeper.store.local.persistence import MemoryPersistence, Persistence, Row, SqlitePersistence
-from certkeeper.store.local.state import Batch, Entry, State, decode, labels_of
+from certkeeper.store.local.state import Batch, Entry, Key, State, decode, labels_of
 from certkeeper.store.local.watch import Delivery, Watcher, WatchHub, classify, to_event
 from certkeeper.store.ports import (
     EventType,
@@ -55,6 +62,29 @@ _CONTINUE_EXPIRED = (
     "The provided continue parameter is too old to display a consistent list result. "
     "You can start a new list without the continue parameter."
 )
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A computed batch waiting for its transaction; ``done`` resolves once it is committed and published."""
+
+    batch: Batch
+    done: asyncio.Future[None]
+
+
+def _rows(group: Sequence[_Queued]) -> tuple[list[Row], list[Key]]:
+    """The rows to write and the keys to delete for a group of batches (the last change of a key wins)."""
+    final: dict[Key, Entry | None] = {}
+    for queued in group:
+        for key, entry in queued.batch.pending():
+            final.pop(key, None)  # keep the order of the last change
+            final[key] = entry
+    upserts = [
+        Row(*key, entry.rv, entry.raw, msgspec.json.encode(entry.managers) if entry.managers else None)
+        for key, entry in final.items()
+        if entry is not None
+    ]
+    return upserts, [key for key, entry in final.items() if entry is None]
 
 
 def _encode_continue(rv: int, namespace: str, name: str) -> str:
@@ -116,10 +146,14 @@ class LocalStore:
         self._history_size = history_size
         self._watch_queue_size = watch_queue_size
         self._bookmark_interval = bookmark_interval
+        #: What readers and watchers see: committed changes only.
         self._state = State(0)
+        #: What writes are computed on: the committed state plus every batch queued for commit.
+        self._head = State(0)
         self._hub = WatchHub(history_size=history_size, compacted_rv=0)
-        self._lock = asyncio.Lock()
-        self._writes: set[asyncio.Task[Any]] = set()
+        self._queue: list[_Queued] = []
+        self._last: _Queued | None = None
+        self._committer: asyncio.Task[None] | None = None
         self._bookmarks: asyncio.Task[None] | None = None
         self._closed = True
 
@@ -173,6 +207,7 @@ class LocalStore:
             managers = msgspec.json.decode(row.managers) if row.managers else {}
             key = (row.resource, row.namespace, row.name)
             self._state.put(Entry(key, row.rv, decode(row.body), row.body, managers))
+        self._head = self._state.copy()
         # Watch history starts empty: a watch from before the restart relists.
         self._hub = WatchHub(history_size=self._history_size, compacted_rv=rv)
         self._closed = False
@@ -188,8 +223,8 @@ class LocalStore:
             self._bookmarks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._bookmarks
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._committer is not None:
+            await asyncio.gather(self._committer, return_exceptions=True)
         self._hub.close_all()
         await self._persistence.close()
 
@@ -221,32 +256,73 @@ class LocalStore:
 
     async def _write(self, compute: Callable[[Batch], _T]) -> _T:
         self._check_open()
-        task: asyncio.Task[_T] = asyncio.create_task(self._write_locked(compute))
-        self._writes.add(task)
-        task.add_done_callback(self._reap)
-        return await asyncio.shield(task)
-
-    def _reap(self, task: asyncio.Task[_T]) -> None:
-        self._writes.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved here so an abandoned write's error is not reported as unhandled
-
-    async def _write_locked(self, compute: Callable[[Batch], _T]) -> _T:
-        async with self._lock:
-            batch = Batch(self._state)
+        batch = Batch(self._head)
+        try:
             result = compute(batch)
-            pending = list(batch.pending())
-            if pending:
-                upserts = [
-                    Row(*key, entry.rv, entry.raw, msgspec.json.encode(entry.managers) if entry.managers else None)
-                    for key, entry in pending
-                    if entry is not None
-                ]
-                deletes = [key for key, entry in pending if entry is None]
-                await self._persistence.commit(upserts=upserts, deletes=deletes, rv=batch.rv)
-                batch.apply()
-                self._hub.publish(batch.changes)
+        except Exception:
+            await self._settled()
+            raise
+        if not batch.changes:
+            await self._settled()
             return result
+        batch.apply()
+        queued = _Queued(batch, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        self._last = queued
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        # Shielded: a cancelled caller does not take its write back (it is part of the head already).
+        await asyncio.shield(queued.done)
+        return result
+
+    async def _settled(self) -> None:
+        """Wait until every write computed so far is committed; ``Unavailable`` if one of them failed."""
+        last = self._last
+        if last is None:
+            return
+        try:
+            await asyncio.shield(last.done)
+        except Unavailable as exc:
+            raise Unavailable(f"local store: a change this request read was not persisted: {exc}") from exc
+
+    async def _commit_queued(self) -> None:
+        """Commit queued batches, a group per transaction, until the queue is empty."""
+        while self._queue:
+            group, self._queue = self._queue, []
+            upserts, deletes = _rows(group)
+            try:
+                await self._persistence.commit(upserts=upserts, deletes=deletes, rv=group[-1].batch.rv)
+            except BaseException as exc:
+                self._fail(group, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for queued in group:
+                queued.batch.apply(self._state)
+                self._hub.publish(queued.batch.changes)
+            if self._last is group[-1]:
+                self._last = None
+            for queued in group:
+                queued.done.set_result(None)
+
+    def _fail(self, group: list[_Queued], exc: BaseException) -> None:
+        """A commit failed: its group fails, and so does every batch computed on top of it."""
+        dependents, self._queue = self._queue, []
+        self._head = self._state.copy()
+        self._last = None
+        if not isinstance(exc, Unavailable):
+            error: BaseException = Unavailable(f"local store: could not persist the change: {exc}")
+            error.__cause__ = exc
+        else:
+            error = exc
+        for queued in group:
+            queued.done.set_exception(error)
+        for queued in dependents:
+            dependent_error = Unavailable(f"local store: an earlier change this one was computed on failed: {exc}")
+            dependent_error.__cause__ = exc
+            queued.done.set_exception(dependent_error)
+        for queued in (*group, *dependents):
+            queued.done.exception()  # retrieved, so a write whose caller went away is not reported unhandled
 
     async def create(self, resource: ResourceType, obj: RawObject) -> RawObject:
         body = context.copy_in(obj)

@@ -18,7 +18,6 @@ Pure apart from the injected clock, uid source and random names.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -40,7 +39,7 @@ from certkeeper.store.local.context import (
 )
 from certkeeper.store.local.deletion import collect_dependents
 from certkeeper.store.local.patches import PatchError, json_patch, merge_patch
-from certkeeper.store.local.state import Batch, Entry, Key, decode
+from certkeeper.store.local.state import Batch, Entry, Key, copy_json, decode
 from certkeeper.store.ports import AlreadyExists, Invalid, NotFound, PatchType, RawObject, ResourceType
 
 logger = logging.getLogger(__name__)
@@ -171,32 +170,37 @@ def _generate_name(batch: Batch, ctx: WriteContext, resource: ResourceType, name
 # -- update ---------------------------------------------------------------------------------------------
 
 
-def _prepare_update(resource: ResourceType, new: RawObject, old: RawObject, *, status_only: bool) -> RawObject:
-    """The object to store for an update of ``old`` to ``new``: what a client may not change is kept."""
+def _prepare_update(resource: ResourceType, new: RawObject, old: Entry, *, status_only: bool) -> RawObject:
+    """The object to store for an update of ``old`` to ``new``: what a client may not change is kept.
+
+    ``new`` is the write's own private copy and is consumed (changed in place and returned, or its
+    status moved into the result); ``old`` is never changed (what is kept of it is copied).
+    """
     if status_only:
         # The status subresource changes status and nothing else (metadata included).
-        result = copy.deepcopy(old)
+        result = decode(old.raw)
         if "status" in new:
-            result["status"] = copy.deepcopy(new["status"])
+            result["status"] = new["status"]
         else:
             result.pop("status", None)
         return result
-    result = copy.deepcopy(new)
+    result = new
     meta = _meta(result, resource)
-    old_meta = old.get("metadata", {})
+    old_obj = old.obj
+    old_meta = old_obj.get("metadata", {})
     for dropped in ("managedFields", "selfLink"):
         meta.pop(dropped, None)
     if not resource.namespaced:
         meta.pop("namespace", None)
     for carried in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
         if carried in old_meta:
-            meta[carried] = old_meta[carried]
+            meta[carried] = old_meta[carried]  # strings and numbers: shared safely
         else:
             meta.pop(carried, None)
     meta["resourceVersion"] = old_meta.get("resourceVersion", "")
     if resource.status_subresource:
-        if "status" in old:
-            result["status"] = copy.deepcopy(old["status"])
+        if "status" in old_obj:
+            result["status"] = copy_json(old_obj["status"])
         else:
             result.pop("status", None)
     if kinds.policy_for(resource).secret:
@@ -257,13 +261,13 @@ def update(
     if sent_rv and str(sent_rv) != str(existing.rv):
         raise conflict(resource, name, OPTIMISTIC_LOCK_MESSAGE)
     old = existing.obj
-    new = _prepare_update(resource, obj, old, status_only=status_only)
+    new = _prepare_update(resource, obj, existing, status_only=status_only)
     errors = objectmeta.validate_update(new.get("metadata", {}), old.get("metadata", {}))
     errors += _kind_errors(policy, new, old)
     if errors:
         raise Invalid(resource.qualified_kind, name, errors)
     admitted = _admit(ctx, resource, Operation.UPDATE, new, existing)
-    new = _prepare_update(resource, admitted, old, status_only=status_only)
+    new = _prepare_update(resource, admitted, existing, status_only=status_only)
     errors = objectmeta.validate_update(new.get("metadata", {}), old.get("metadata", {}))
     errors += _kind_errors(policy, new, old)
     if errors:

@@ -1,0 +1,123 @@
+"""LocalStore group commit: writes computed during a commit share the next transaction, nothing is seen early."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from certkeeper.store.local import LocalStore
+from certkeeper.store.local.persistence import MemoryPersistence, Row
+from certkeeper.store.ports import AlreadyExists, Conflict, NotFound, Unavailable
+
+from .conftest import CERTIFICATES, FakeClock, cert
+
+
+class GatedPersistence(MemoryPersistence):
+    """Records every transaction and holds each one until the test opens the gate; may fail them."""
+
+    def __init__(self) -> None:
+        self.transactions: list[tuple[list[str], list[str], int]] = []
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+        self.fail_next = False
+
+    async def commit(self, *, upserts: Sequence[Row], deletes: Sequence[tuple[str, str, str]], rv: int) -> None:
+        self.started.set()
+        await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise Unavailable("disk full")
+        self.transactions.append(([row.name for row in upserts], [key[2] for key in deletes], rv))
+
+
+async def _open(persistence: GatedPersistence, clock: FakeClock) -> LocalStore:
+    return await LocalStore.open(persistence, now=clock.now, bookmark_interval=None)
+
+
+async def test_writes_during_a_commit_share_the_next_transaction(clock: FakeClock) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        first = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await persistence.started.wait()
+        rest = [asyncio.ensure_future(store.create(CERTIFICATES, cert(name))) for name in ("b", "c", "d")]
+        deleted = asyncio.ensure_future(store.delete(CERTIFICATES, "b", namespace="ns"))
+        await asyncio.sleep(0.01)
+        persistence.gate.set()
+        created = await asyncio.gather(first, *rest)
+        await deleted
+        assert [c["metadata"]["resourceVersion"] for c in created] == ["1", "2", "3", "4"]
+        # One transaction for "a", one for everything computed while it was in flight ("b" created and
+        # deleted in the same group is only a delete).
+        assert persistence.transactions == [(["a"], [], 1), (["c", "d"], ["b"], 5)]
+        assert [o["metadata"]["name"] for o in (await store.list(CERTIFICATES)).items] == ["a", "c", "d"]
+
+
+async def test_nothing_is_visible_before_its_transaction_committed(clock: FakeClock) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        events = store.watch(CERTIFICATES, resource_version="0")
+        next_event = asyncio.ensure_future(anext(events))
+        write = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await persistence.started.wait()
+        await asyncio.sleep(0.01)
+        assert not write.done()
+        assert not next_event.done()
+        assert store.resource_version == "0"
+        assert (await store.list(CERTIFICATES)).items == []
+        with pytest.raises(NotFound):
+            await store.get(CERTIFICATES, "a", namespace="ns")
+        persistence.gate.set()
+        created = await write
+        assert (await asyncio.wait_for(next_event, 2)).object == created
+        assert store.resource_version == "1"
+
+
+async def test_a_refused_write_waits_for_the_commit_it_read(clock: FakeClock) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        first = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await persistence.started.wait()
+        # Computed on the head, which already holds "a": AlreadyExists, but only once "a" is durable.
+        again = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await asyncio.sleep(0.01)
+        assert not again.done()
+        persistence.gate.set()
+        await first
+        with pytest.raises(AlreadyExists):
+            await again
+
+
+async def test_a_failed_commit_fails_the_writes_computed_on_it(clock: FakeClock) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        persistence.gate.set()
+        base = await store.create(CERTIFICATES, cert("a"))
+        persistence.gate.clear()
+        persistence.started.clear()
+        persistence.fail_next = True
+        changed = {**base, "spec": {**base["spec"], "secretName": "first"}}
+        first = asyncio.ensure_future(store.update(CERTIFICATES, changed))
+        await persistence.started.wait()
+        # Computed on top of the failing update: its resourceVersion is the failing one's.
+        on_top = {**base, "metadata": {**base["metadata"], "resourceVersion": "2"}, "spec": {"secretName": "x"}}
+        second = asyncio.ensure_future(store.update(CERTIFICATES, on_top))
+        stale = asyncio.ensure_future(store.update(CERTIFICATES, base))
+        await asyncio.sleep(0.01)
+        persistence.gate.set()
+        with pytest.raises(Unavailable, match="disk full"):
+            await first
+        with pytest.raises(Unavailable, match="disk full"):
+            await second
+        # Refused as stale against the head, but the change it read did not persist: Unavailable, not Conflict.
+        with pytest.raises(Unavailable, match="disk full"):
+            await stale
+        assert store.resource_version == "1"
+        assert await store.get(CERTIFICATES, "a", namespace="ns") == base
+        # The head went back to the committed state: the original version is current again.
+        retried = await store.update(CERTIFICATES, changed)
+        assert retried["metadata"]["resourceVersion"] == "2"
+        assert retried["spec"]["secretName"] == "first"
+        with pytest.raises(Conflict):
+            await store.update(CERTIFICATES, base)
