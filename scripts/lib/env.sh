@@ -53,21 +53,28 @@ ensure_system_tools() {
     command -v keytool >/dev/null || apt_install default-jre-headless
 }
 
-# The helm v3 CLI for the chart tests (tests/unit/deploy), built from the Go module proxy by tools/helm
-# (minutes when cold, cached under $CACHE_DIR/helm, a no-op when warm). Exports its path.
-ensure_helm() {
-    command -v go >/dev/null || [ -x /usr/local/go/bin/go ] \
-        || { echo "building helm needs Go >= 1.26 (the machine image provides it)" >&2; exit 1; }
-    CERTKEEPER_HELM="$(CERTKEEPER_CACHE="$CACHE_DIR" "$REPO_ROOT/tools/helm/build.sh")"
-    export CERTKEEPER_HELM
-    log "helm: $CERTKEEPER_HELM"
-}
-
-# BIND 9 (named, named-checkconf) for the RFC 2136 + TSIG DNS-01 tests; tests/harness/bind.py runs it
-# on a loopback port as the test user. /usr/sbin is not on every user's PATH, hence the explicit path.
-ensure_bind() {
-    if ! command -v named >/dev/null && [ ! -x /usr/sbin/named ]; then
-        apt_install bind9 bind9-utils
+# pebble for the ACME tests: Debian's package (2.4.0, which also ships pebble-challtestsrv), plus the
+# current pebble/v2 built from the Go module proxy for what 2.4.0 lacks (ARI renewalInfo, profiles,
+# `replaces`). The build is cached under $CACHE_DIR/pebble-<version> (seconds when cold, a no-op when
+# warm) and never enters the repository. Exports both paths for tests/harness/pebble.py.
+PEBBLE_MODULE_VERSION="v2.10.3"
+ensure_pebble() {
+    command -v pebble >/dev/null || apt_install pebble
+    local dir="$CACHE_DIR/pebble-$PEBBLE_MODULE_VERSION"
+    if [ ! -x "$dir/bin/pebble" ]; then
+        local go=go
+        command -v go >/dev/null || go=/usr/local/go/bin/go
+        [ -x "$(command -v "$go")" ] \
+            || { echo "building pebble $PEBBLE_MODULE_VERSION needs Go (the machine image provides it)" >&2; exit 1; }
+        log "building pebble $PEBBLE_MODULE_VERSION from the Go module proxy"
+        rm -rf "$dir/bin.partial"
+        mkdir -p "$dir"
+        GOBIN="$dir/bin.partial" GOFLAGS=-trimpath "$go" install \
+            "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_MODULE_VERSION"
+        mv "$dir/bin.partial" "$dir/bin"
     fi
-    command -v named-checkconf >/dev/null || apt_install bind9-utils
+    CERTKEEPER_PEBBLE="$(command -v pebble)"
+    CERTKEEPER_PEBBLE_CURRENT="$dir/bin/pebble"
+    export CERTKEEPER_PEBBLE CERTKEEPER_PEBBLE_CURRENT
+    log "pebble: $CERTKEEPER_PEBBLE (Debian), $CERTKEEPER_PEBBLE_CURRENT ($PEBBLE_MODULE_VERSION)"
 }
