@@ -223,8 +223,8 @@ class LeaderElector:
             timer.cancel()
             if not work.done():
                 work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
+        # Wait for the cancellations to land (asyncio.wait, unlike await, does not raise the inner ones).
+        await asyncio.wait((work, timer))
         if work.cancelled():
             return False
         return work.result()
