@@ -6,6 +6,10 @@ fresh ``Authorization`` header, and is retried by ``retry.RetryPolicy`` only whe
 twice. A 401 makes the credentials re-read once (a rotated service-account token) before the error
 counts. Error answers become Store errors (``errors.error_from_status``).
 
+Below this, aiohttp re-sends a PUT or DELETE once by itself when a reused keep-alive connection turns out
+to be closed (RFC 9112 §9.3.1). Both are idempotent at the API server: a PUT carries the resourceVersion it
+read (a replay after success is a Conflict) and a repeated DELETE answers NotFound. POST and PATCH never are.
+
 Watches are streamed: ``stream_lines`` opens the request with the same retries, then yields complete
 lines until the server ends the stream. A connection lost mid-stream ends the iteration like a normal
 close (client-go's ``StreamWatcher`` does the same), so the caller re-watches from the last
