@@ -53,23 +53,16 @@ ensure_system_tools() {
     command -v keytool >/dev/null || apt_install default-jre-headless
 }
 
-# The helm v3 CLI for the chart tests (tests/unit/deploy), built from the Go module proxy by tools/helm
-# (minutes when cold, cached under $CACHE_DIR/helm, a no-op when warm). Exports its path.
-ensure_helm() {
+# kube-apiserver and etcd for the integration tests, built from the Go module proxy by tools/envtest
+# (minutes when cold, cached under $CACHE_DIR/envtest, a no-op when warm). Exports their paths.
+ensure_envtest() {
     command -v go >/dev/null || [ -x /usr/local/go/bin/go ] \
-        || { echo "building helm needs Go >= 1.26 (the machine image provides it)" >&2; exit 1; }
-    CERTKEEPER_HELM="$(CERTKEEPER_CACHE="$CACHE_DIR" "$REPO_ROOT/tools/helm/build.sh")"
-    export CERTKEEPER_HELM
-    log "helm: $CERTKEEPER_HELM"
-}
-
-# BIND 9 (named, named-checkconf) for the RFC 2136 + TSIG DNS-01 tests; tests/harness/bind.py runs it
-# on a loopback port as the test user. /usr/sbin is not on every user's PATH, hence the explicit path.
-ensure_bind() {
-    if ! command -v named >/dev/null && [ ! -x /usr/sbin/named ]; then
-        apt_install bind9 bind9-utils
-    fi
-    command -v named-checkconf >/dev/null || apt_install bind9-utils
+        || { echo "building kube-apiserver and etcd needs Go >= 1.26 (the machine image provides it)" >&2; exit 1; }
+    local bin
+    bin="$(CERTKEEPER_CACHE="$CACHE_DIR" "$REPO_ROOT/tools/envtest/build.sh")"
+    export CERTKEEPER_KUBE_APISERVER="$bin/kube-apiserver"
+    export CERTKEEPER_ETCD="$bin/etcd"
+    log "envtest: $bin"
 }
 
 # pebble for the ACME tests: Debian's package (2.4.0, which also ships pebble-challtestsrv), plus the
@@ -96,4 +89,23 @@ ensure_pebble() {
     CERTKEEPER_PEBBLE_CURRENT="$dir/bin/pebble"
     export CERTKEEPER_PEBBLE CERTKEEPER_PEBBLE_CURRENT
     log "pebble: $CERTKEEPER_PEBBLE (Debian), $CERTKEEPER_PEBBLE_CURRENT ($PEBBLE_MODULE_VERSION)"
+}
+
+# The helm v3 CLI for the chart tests (tests/unit/deploy), built from the Go module proxy by tools/helm
+# (minutes when cold, cached under $CACHE_DIR/helm, a no-op when warm). Exports its path.
+ensure_helm() {
+    command -v go >/dev/null || [ -x /usr/local/go/bin/go ] \
+        || { echo "building helm needs Go >= 1.26 (the machine image provides it)" >&2; exit 1; }
+    CERTKEEPER_HELM="$(CERTKEEPER_CACHE="$CACHE_DIR" "$REPO_ROOT/tools/helm/build.sh")"
+    export CERTKEEPER_HELM
+    log "helm: $CERTKEEPER_HELM"
+}
+
+# BIND 9 (named, named-checkconf) for the RFC 2136 + TSIG DNS-01 tests; tests/harness/bind.py runs it
+# on a loopback port as the test user. /usr/sbin is not on every user's PATH, hence the explicit path.
+ensure_bind() {
+    if ! command -v named >/dev/null && [ ! -x /usr/sbin/named ]; then
+        apt_install bind9 bind9-utils
+    fi
+    command -v named-checkconf >/dev/null || apt_install bind9-utils
 }
