@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from certkeeper import __version__
+from certkeeper.cli.acmesolver import acmesolver
 from certkeeper.cli.crds import crds
 from certkeeper.cli.local import local
 from certkeeper.cli.validate import validate
@@ -16,6 +17,7 @@ def cli() -> None:
     """certkeeper keeps X.509 certificates issued and renewed (cert-manager's v1 API)."""
 
 
+cli.add_command(acmesolver)
 cli.add_command(crds)
 cli.add_command(local)
 cli.add_command(validate)
