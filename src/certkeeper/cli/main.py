@@ -9,6 +9,7 @@ from certkeeper.cli.acmesolver import acmesolver
 from certkeeper.cli.crds import crds
 from certkeeper.cli.local import local
 from certkeeper.cli.validate import validate
+from certkeeper.cli.webhook import webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ cli.add_command(acmesolver)
 cli.add_command(crds)
 cli.add_command(local)
 cli.add_command(validate)
+cli.add_command(webhook)
 
 
 def main() -> None:
