@@ -212,6 +212,17 @@ def _read(path: Path) -> str:
         return ""
 
 
+_ETCD_DATA_PREFIX = "certkeeper-etcd-"
+
+
+def _remove_orphaned_etcd_data(parent: Path) -> None:
+    """Remove etcd data directories left in ``parent`` by harness processes that were killed (tmpfs is RAM)."""
+    for path in parent.glob(f"{_ETCD_DATA_PREFIX}*-*"):
+        pid = path.name.removeprefix(_ETCD_DATA_PREFIX).split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 class ControlPlane:
     """etcd and kube-apiserver on loopback, with a harness CA, an ``admin`` identity and minted identities.
 
@@ -326,7 +337,8 @@ class ControlPlane:
         binaries = self._binaries or find_binaries()
         shm = Path("/dev/shm")
         parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.workdir
-        self._etcd_data = Path(tempfile.mkdtemp(prefix="certkeeper-etcd-", dir=parent))
+        _remove_orphaned_etcd_data(parent)
+        self._etcd_data = Path(tempfile.mkdtemp(prefix=f"{_ETCD_DATA_PREFIX}{os.getpid()}-", dir=parent))
         client, peer = free_port(), free_port()
         self.etcd_url = f"http://127.0.0.1:{client}"
         peer_url = f"http://127.0.0.1:{peer}"
@@ -469,6 +481,23 @@ class ControlPlane:
         """``restart_apiserver()`` without blocking the event loop (code under test keeps running)."""
         await self.astop_apiserver()
         await self.astart_apiserver()
+
+    def pause_apiserver(self) -> None:
+        """SIGSTOP kube-apiserver: connections stay open but nothing answers (a hung server, for timeouts)."""
+        os.kill(self.pids["kube-apiserver"], signal.SIGSTOP)
+
+    def resume_apiserver(self) -> None:
+        """SIGCONT a paused kube-apiserver."""
+        os.kill(self.pids["kube-apiserver"], signal.SIGCONT)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process ids of the running ``etcd`` and ``kube-apiserver``."""
+        return {
+            process.name: process.popen.pid
+            for process in (self._etcd, self._apiserver)
+            if process is not None and process.popen is not None and process.popen.poll() is None
+        }
 
     # -- logs --------------------------------------------------------------------------------------
 

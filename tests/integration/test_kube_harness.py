@@ -4,7 +4,12 @@ data, and a failed start leaves no process behind."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,7 @@ import pytest
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
-from tests.harness.kube import REPO_ROOT, ControlPlane, ControlPlaneError, find_binaries
+from tests.harness.kube import REPO_ROOT, ControlPlane, ControlPlaneError, _remove_orphaned_etcd_data, find_binaries
 from tests.harness.kubeclient import CRD_DIR, ApiError, KubeClient, load_manifests
 
 pytestmark = pytest.mark.kube
@@ -230,6 +235,17 @@ async def test_apiserver_restart_keeps_data(control_plane: ControlPlane, kube: K
     assert f"127.0.0.1:{control_plane.port}" in log
 
 
+async def test_paused_apiserver_times_out_then_answers_again(control_plane: ControlPlane, kube: KubeClient) -> None:
+    control_plane.pause_apiserver()
+    try:
+        async with KubeClient(control_plane.admin, timeout=1.0) as impatient:
+            with pytest.raises(TimeoutError):
+                await impatient.request("GET", "/readyz")
+    finally:
+        control_plane.resume_apiserver()
+    assert await kube.request("GET", "/readyz") == "ok"
+
+
 def test_sync_restart_and_log_tail(control_plane: ControlPlane) -> None:
     control_plane.restart_apiserver()
     tail = control_plane.log_tail(5)
@@ -265,3 +281,46 @@ def test_find_binaries_prefers_the_environment(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("CERTKEEPER_ETCD", str(tmp_path / "missing-etcd"))
     with pytest.raises(ControlPlaneError, match="missing-etcd is not an executable file"):
         find_binaries()
+
+
+_KILLED_RUNNER = """
+import os, signal, sys
+from pathlib import Path
+from tests.harness.kube import ControlPlane
+plane = ControlPlane(workdir=Path(sys.argv[1]))
+plane.start()
+print(" ".join(str(pid) for pid in plane.pids.values()), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killed_test_process_leaves_no_control_plane_behind(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUNNER, str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    pids = [int(p) for p in run.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 20
+    while any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
+        assert time.monotonic() < deadline, f"still running: {pids}"
+        time.sleep(0.1)
+
+
+def test_orphaned_etcd_data_is_removed_and_live_data_kept(tmp_path: Path) -> None:
+    exited = subprocess.Popen(["true"])
+    exited.wait()
+    orphan = tmp_path / f"certkeeper-etcd-{exited.pid}-abc"
+    live = tmp_path / f"certkeeper-etcd-{os.getpid()}-def"
+    unrelated = tmp_path / "something-else"
+    for directory in (orphan, live, unrelated):
+        (directory / "member").mkdir(parents=True)
+    _remove_orphaned_etcd_data(tmp_path)
+    assert not orphan.exists()
+    assert live.exists()
+    assert unrelated.exists()
