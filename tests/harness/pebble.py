@@ -230,6 +230,18 @@ class Pebble:
         except (urllib.error.URLError, OSError) as exc:
             raise PebbleError(f"pebble management GET {path} failed: {exc}") from exc
 
+    def set_renewal_info(self, certificate_pem: bytes, ari_response: str) -> None:
+        """Current pebble only: make renewalInfo answer ``ari_response`` (any text) for a certificate."""
+        body = json.dumps({"Certificate": certificate_pem.decode(), "ARIResponse": ari_response}).encode()
+        request = urllib.request.Request(  # noqa: S310 - a fixed https URL on loopback
+            self.management_url + "/set-renewal-info/", data=body, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, context=self._ssl_context(), timeout=10):  # noqa: S310
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            raise PebbleError(f"pebble management POST /set-renewal-info/ failed: {exc}") from exc
+
     def root_pem(self, index: int = 0) -> bytes:
         """The issuing root (``/roots/<index>``; 1.. are the alternate roots)."""
         return self.management_get(f"/roots/{index}")

@@ -9,7 +9,14 @@ from cryptography import x509
 from prometheus_client import CollectorRegistry, generate_latest
 
 from certkeeper.acme.client import AcmeClient
-from certkeeper.acme.errors import AccountDoesNotExist, BadNonce, Malformed, TransportError
+from certkeeper.acme.errors import (
+    AccountDoesNotExist,
+    AuthorizationFailed,
+    BadNonce,
+    Malformed,
+    OrderFailed,
+    TransportError,
+)
 from certkeeper.acme.jws import AccountKey
 from certkeeper.acme.messages import Identifier, Status
 from certkeeper.acme.metrics import AcmeClientMetrics
@@ -109,16 +116,23 @@ async def test_deactivated_authorization_fails_the_wait(
     url = order.order.authorizations[0]
     deactivated = await client.deactivate_authorization(url)
     assert deactivated.authorization.status is Status.DEACTIVATED
+    with pytest.raises(AuthorizationFailed, match=r"acme: authorization error for deactivate\.example\.test") as caught:
+        await client.wait_authorization(url)
+    assert caught.value.status == "deactivated"
+    with pytest.raises(OrderFailed, match=r"acme: order .* status: (invalid|deactivated)"):
+        await client.wait_order(order.uri)
 
 
 async def test_bad_nonce_is_retried_with_fresh_nonces_until_success(
     tmp_path: Path, client_for: ClientFactory, ec_account_key: AccountKey
 ) -> None:
     registry = CollectorRegistry()
-    with Pebble(tmp_path, PebbleConfig(nonce_reject_percent=30)) as server:
-        client = client_for(server, ec_account_key, observer=AcmeClientMetrics(registry), bad_nonce_retries=12)
+    # Half of all nonces rejected: 20 requests see a badNonce with certainty (1 - 2**-20), and 20 retries
+    # per request make giving up as unlikely (2**-21 per request).
+    with Pebble(tmp_path, PebbleConfig(nonce_reject_percent=50)) as server:
+        client = client_for(server, ec_account_key, observer=AcmeClientMetrics(registry), bad_nonce_retries=20)
         await client.new_account()
-        for n in range(6):
+        for n in range(19):
             await client.new_order([Identifier.dns(f"nonce{n}.example.test")])
         retries = client.network.bad_nonce_count
     assert retries > 0
