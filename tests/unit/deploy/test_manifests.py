@@ -449,3 +449,11 @@ def test_every_referenced_resource_of_our_groups_has_a_crd(objects: list[Obj], c
         assert versions
         assert set(versions) == {"v1"}
     assert {group for group, _ in index} == set(CM_GROUPS)
+
+
+def test_readme_documents_every_object_name(manifests: list[Obj]) -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    for obj in manifests:
+        assert f"`{obj['metadata']['name']}`" in readme, f"deploy/README.md does not name {obj['metadata']['name']}"
+    for lease in ("certkeeper-controller", "certkeeper-cainjector-leader-election"):
+        assert f"`{lease}`" in readme
