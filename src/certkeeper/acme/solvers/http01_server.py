@@ -271,7 +271,9 @@ class HTTP01Server:
         if server is None or handler is None:
             return
         server.close()
-        # shutdown() waits for running handlers, then closes idle keep-alive connections.
+        # pre_shutdown() closes idle keep-alive connections now and the busy ones after their current
+        # response; shutdown() waits for those responses up to the timeout, then cancels them.
+        handler.pre_shutdown()
         await handler.shutdown(self.limits.shutdown_timeout)
         await server.wait_closed()
 
