@@ -163,6 +163,9 @@ class WebhookServer:
             app,
             access_log=None,
             keepalive_timeout=self.limits.header_timeout,
+            # A request answered before its body was read (413, 408) closes the connection at once
+            # instead of reading and discarding the rest for aiohttp's default 10 s.
+            lingering_time=0,
             shutdown_timeout=5.0,
         )
         await runner.setup()

@@ -181,11 +181,16 @@ class FakeDiscovery:
         return ApiResource(result=LookupResult.GROUP_MISSING)
 
 
+def checker(
+    authorizer: FakeAuthorizer | None = None, discovery: FakeDiscovery | None = None, clock: FakeClock | None = None
+) -> ApprovalChecker:
+    return ApprovalChecker(discovery or FakeDiscovery(), authorizer or FakeAuthorizer(), clock or FakeClock())
+
+
 def handlers(
     authorizer: FakeAuthorizer | None = None, discovery: FakeDiscovery | None = None, clock: FakeClock | None = None
 ) -> AdmissionHandlers:
-    checker = ApprovalChecker(discovery or FakeDiscovery(), authorizer or FakeAuthorizer(), clock or FakeClock())
-    return AdmissionHandlers(approval=checker)
+    return AdmissionHandlers(approval=checker(authorizer, discovery, clock))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +295,7 @@ __all__ = [
     "Pki",
     "Running",
     "certificate_request",
+    "checker",
     "handlers",
     "make_pki",
     "review",
