@@ -145,6 +145,14 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self.leader == self.config.identity
 
+    def healthy(self, timeout: float = 20.0) -> bool:
+        """For a health endpoint (client-go's HealthzAdaptor, cert-manager's 20 s): False when this candidate
+        leads but has not renewed for longer than the lease duration plus ``timeout``."""
+        if not self.is_leader or self._observed is None:
+            return True
+        overdue = self._clock.monotonic() - self._observed_at - self._observed.lease_duration_seconds
+        return overdue <= timeout
+
     def _observe(self, record: LeaderRecord, lease: RawObject | None) -> None:
         if record != self._observed:
             self._observed, self._observed_at = record, self._clock.monotonic()

@@ -289,3 +289,17 @@ async def test_a_body_that_swallows_the_cancellation_still_loses(store: FlakySto
     current = asyncio.current_task()
     assert current is not None
     assert current.cancelling() == 0
+
+
+async def test_health_turns_bad_when_a_leader_stops_renewing(store: FlakyStore, clock: FakeClock) -> None:
+    a, b = elector(store, clock, "a"), elector(store, clock, "b")
+    assert a.healthy()
+    assert await a.try_acquire_or_renew()
+    assert not await b.try_acquire_or_renew()
+    clock.advance(80)
+    assert a.healthy()  # 60 s lease + 20 s grace
+    assert b.healthy()  # not leading: nothing to be late for
+    clock.advance(1)
+    assert not a.healthy()
+    assert await a.try_acquire_or_renew()
+    assert a.healthy()
