@@ -199,4 +199,4 @@ def test_names_follow_the_release_and_stay_consistent(
         if "leases" in rule["resources"]
         for name in rule.get("resourceNames", [])
     }
-    assert lease_names == {"certkeeper-controller", "certkeeper-cainjector-leader-election"}
+    assert lease_names == {"cert-manager-controller", "cert-manager-cainjector-leader-election"}

@@ -274,7 +274,7 @@ EXPECTED_GRANTS: dict[str, list[tuple[str, ...]]] = {
         ("cluster", "", "pods services", "get list watch create delete"),
         ("cluster", "networking.k8s.io", "ingresses", "get list watch create delete update"),
         ("cluster", "gateway.networking.k8s.io", "httproutes", "get list watch create delete"),
-        (NAMESPACE, "coordination.k8s.io", "leases", "get update", "certkeeper-controller"),
+        (NAMESPACE, "coordination.k8s.io", "leases", "get update", "cert-manager-controller"),
         (NAMESPACE, "coordination.k8s.io", "leases", "create"),
     ],
     "certkeeper-webhook": [
@@ -293,7 +293,7 @@ EXPECTED_GRANTS: dict[str, list[tuple[str, ...]]] = {
         ),
         ("cluster", "apiregistration.k8s.io", "apiservices", "get list watch patch"),
         ("cluster", "apiextensions.k8s.io", "customresourcedefinitions", "get list watch patch"),
-        (NAMESPACE, "coordination.k8s.io", "leases", "get update", "certkeeper-cainjector-leader-election"),
+        (NAMESPACE, "coordination.k8s.io", "leases", "get update", "cert-manager-cainjector-leader-election"),
         (NAMESPACE, "coordination.k8s.io", "leases", "create"),
     ],
 }
@@ -455,5 +455,5 @@ def test_readme_documents_every_object_name(manifests: list[Obj]) -> None:
     readme = (DEPLOY / "README.md").read_text()
     for obj in manifests:
         assert f"`{obj['metadata']['name']}`" in readme, f"deploy/README.md does not name {obj['metadata']['name']}"
-    for lease in ("certkeeper-controller", "certkeeper-cainjector-leader-election"):
+    for lease in ("cert-manager-controller", "cert-manager-cainjector-leader-election"):
         assert f"`{lease}`" in readme
