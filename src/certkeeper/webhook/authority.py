@@ -27,7 +27,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -41,7 +41,7 @@ from certkeeper.pki.pem import encode_pem_certificate, load_pem_certificate_chai
 from certkeeper.pki.sign import CertificateParams, sign_certificate
 from certkeeper.pki.usages import CERT_SIGN, DIGITAL_SIGNATURE, KEY_ENCIPHERMENT
 from certkeeper.runtime.clock import Clock, SystemClock
-from certkeeper.store.ports import AlreadyExists, Conflict, NotFound, RawObject, Store, StoreError
+from certkeeper.store.ports import AlreadyExists, Conflict, NotFound, RawObject, ResourceType, StoreError
 from certkeeper.store.resources import SECRETS
 from certkeeper.webhook.tls import ServingTLS, TLSError
 
@@ -59,6 +59,16 @@ POLL_INTERVAL_SECONDS: Final = 10.0
 #: monotonic timers fall behind; cert-manager polls once a minute for the same reason).
 RENEWAL_CHECK_SECONDS: Final = 60.0
 RETRY_SECONDS: Final = 1.0
+
+
+class SecretAccess(Protocol):
+    """The three Store verbs the authority uses (a Store is one; so is anything narrower)."""
+
+    async def get(self, resource: ResourceType, name: str, *, namespace: str | None = None) -> RawObject: ...
+
+    async def create(self, resource: ResourceType, obj: RawObject) -> RawObject: ...
+
+    async def update(self, resource: ResourceType, obj: RawObject) -> RawObject: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,7 +175,7 @@ class DynamicAuthority:
 
     def __init__(
         self,
-        store: Store,
+        store: SecretAccess,
         *,
         namespace: str,
         name: str,
@@ -324,6 +334,7 @@ __all__ = [
     "SECRET_LABELS",
     "DynamicAuthority",
     "DynamicCertificateSource",
+    "SecretAccess",
     "ca_needs_rotation",
     "generate_ca",
     "parse_ca",
