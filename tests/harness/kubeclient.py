@@ -100,6 +100,15 @@ def load_manifests(*paths: Path) -> list[RawObject]:
     return objects
 
 
+_WARNING = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+
+
+def _warning_text(header: str) -> str:
+    """The text of an RFC 7234 ``Warning: 299 - "text"`` header, unescaped; the header itself if malformed."""
+    match = _WARNING.match(header)
+    return re.sub(r"\\(.)", r"\1", match.group(1)) if match else header
+
+
 def _apply_order(obj: Mapping[str, Any]) -> int:
     # Namespaces before what lives in them; CRDs before their objects (the caller waits in between).
     kind = obj.get("kind")
@@ -116,6 +125,8 @@ class KubeClient:
             timeout=aiohttp.ClientTimeout(total=timeout),
         )
         self._discovery: dict[str, dict[str, ResourceInfo]] = {}
+        #: Every ``Warning`` header the server sent (deprecations, unknown or duplicate fields), in order.
+        self.warnings: list[str] = []
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -147,6 +158,7 @@ class KubeClient:
         async with self._session.request(
             method, self.identity.server + path, params=params, data=data, headers=headers
         ) as response:
+            self.warnings.extend(_warning_text(w) for w in response.headers.getall("Warning", []))
             text = await response.text()
             try:
                 decoded: object = json.loads(text) if text else None
@@ -173,6 +185,14 @@ class KubeClient:
         """Only the HTTP status of a request: for permission checks (200 vs 403)."""
         status, _ = await self._send(method, path, params=None, body=body, content_type="application/json")
         return status
+
+    async def wait_for_status(self, method: str, path: str, expected: int, *, timeout: float = 10.0) -> None:
+        """Repeat a request until it answers ``expected``: RBAC changes reach the authorizer's cache late."""
+        deadline = time.monotonic() + timeout
+        while (status := await self.status_of(method, path)) != expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{method} {path} still answers {status}, not {expected}, after {timeout:.0f}s")
+            await asyncio.sleep(0.05)
 
     # -- discovery ---------------------------------------------------------------------------------
 

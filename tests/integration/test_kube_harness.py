@@ -100,6 +100,8 @@ async def test_rbac_denies_until_a_role_grants(control_plane: ControlPlane, kube
         assert denied.value.status == 403
         assert denied.value.reason == "Forbidden"
         assert 'User "alice" cannot list resource "configmaps"' in denied.value.message
+        with pytest.raises(TimeoutError, match="still answers 403, not 200"):
+            await as_alice.wait_for_status("GET", configmaps, 200, timeout=0.2)
 
         await kube.apply(
             [
@@ -119,7 +121,8 @@ async def test_rbac_denies_until_a_role_grants(control_plane: ControlPlane, kube
             ],
             namespace=namespace,
         )
-        assert await as_alice.status_of("GET", configmaps) == 200
+        # The authorizer reads RBAC objects through an informer: a new binding applies within moments.
+        await as_alice.wait_for_status("GET", configmaps, 200)
         # Only what the Role names, only where it is bound.
         assert await as_alice.status_of("GET", f"/api/v1/namespaces/{namespace}/secrets") == 403
         assert await as_alice.status_of("GET", f"/api/v1/namespaces/{other}/configmaps") == 403
@@ -143,6 +146,9 @@ async def test_generated_crds_are_established(crds: list[str], kube: KubeClient)
     expected = sorted(obj["metadata"]["name"] for obj in load_manifests(CRD_DIR))
     assert sorted(crds) == expected
     assert len(expected) == 6
+    # Applying them again changes nothing and draws no warning (deprecated or unknown schema fields).
+    await kube.apply_manifests(CRD_DIR)
+    assert kube.warnings == []
     for name in expected:
         crd = await kube.request("GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
         conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
@@ -188,6 +194,8 @@ async def test_every_kind_round_trips_through_the_api_server(
 
     created = await kube.create(obj, namespace=namespace)
     assert created["metadata"]["uid"]
+    # The server warns about every field the schema does not know (fieldValidation defaults to Warn).
+    assert kube.warnings == []
     assert _missing(obj["spec"], created["spec"]) == []
     assert _missing(metadata, created["metadata"]) == []
 
@@ -195,6 +203,7 @@ async def test_every_kind_round_trips_through_the_api_server(
         path = await kube.path_of(created, namespace=namespace)
         updated = await kube.request("PUT", f"{path}/status", body={**created, "status": status})
         assert _missing(status, updated["status"]) == []
+        assert kube.warnings == []
         assert updated["spec"] == created["spec"]
 
     fetched = await kube.get(obj["apiVersion"], obj["kind"], metadata["name"], namespace=namespace)
@@ -213,6 +222,19 @@ async def test_schema_rejects_an_invalid_object(crds: list[str], kube: KubeClien
     assert rejected.value.status == 422
     assert "spec.dnsNames" in rejected.value.message
     assert "spec.secretName: Required value" in rejected.value.message
+
+
+async def test_unknown_fields_are_pruned_with_a_warning(crds: list[str], kube: KubeClient, namespace: str) -> None:
+    obj = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "with-unknown-field"},
+        "spec": {"secretName": "s", "issuerRef": {"name": "ca"}, "dnsNames": ["a.example"], "bogus": 1},
+    }
+    created = await kube.create(obj, namespace=namespace)
+    assert "bogus" not in created["spec"]
+    assert _missing(obj["spec"], created["spec"]) == [".bogus: sent 1, stored None"]
+    assert any('unknown field "spec.bogus"' in warning for warning in kube.warnings), kube.warnings
 
 
 async def test_apiserver_restart_keeps_data(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> None:
