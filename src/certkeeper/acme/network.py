@@ -45,6 +45,8 @@ _NONCE: Final = re.compile(r"[A-Za-z0-9_-]{1,512}")
 _LINK: Final = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 _LINK_PARAM: Final = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*("([^"]*)"|[^;,\s]+)')
 _MAX_NON_PROBLEM_DETAIL: Final = 1024
+_DELTA_SECONDS: Final = re.compile(r"[0-9]{1,12}")
+_MAX_RETRY_AFTER_SECONDS: Final = 366 * 24 * 3600
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
@@ -52,11 +54,12 @@ def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if _DELTA_SECONDS.fullmatch(text):
+        # A delay of more than a year is nonsense from any ACME server; cap it rather than overflow.
+        return timedelta(seconds=min(int(text), _MAX_RETRY_AFTER_SECONDS))
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
