@@ -7,14 +7,23 @@ import json
 import logging
 import ssl
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from certkeeper.pki.keys import encode_private_key_pkcs8, generate_ecdsa_private_key
+from certkeeper.pki.pem import encode_pem_certificate
+from certkeeper.pki.sign import CertificateParams, sign_certificate
+from certkeeper.pki.usages import DIGITAL_SIGNATURE
 from certkeeper.webhook.admission import AdmissionHandlers
 from certkeeper.webhook.review import AdmissionRequest, AdmissionResponse
 from certkeeper.webhook.server import ServerLimits
+from certkeeper.webhook.tls import TLSSettings
 from tests.unit.validation.support import merge
 from tests.unit.webhook.support import (
     APPROVED,
@@ -313,3 +322,47 @@ async def test_approval_round_trip(pki: Pki) -> None:
         answer = (await run.post("/validate", body))[1]["response"]
         assert answer["allowed"] is False
         assert "does not have permissions" in answer["status"]["message"]
+
+
+def _client_certificate(pki: Pki, directory: Path, common_name: str) -> tuple[str, str]:
+    """A client certificate from the test CA, as files for ``load_cert_chain``."""
+    key = generate_ecdsa_private_key(256)
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    params = CertificateParams(
+        subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]),
+        public_key=key.public_key(),
+        not_before=now,
+        not_after=now + timedelta(hours=1),
+        key_usage=DIGITAL_SIGNATURE,
+        ext_key_usages=(ExtendedKeyUsageOID.CLIENT_AUTH,),
+    )
+    certificate = sign_certificate(params, signer_key=pki.ca.key, issuer=pki.ca.certificate)
+    cert_file, key_file = directory / f"{common_name}.crt", directory / f"{common_name}.key"
+    cert_file.write_bytes(encode_pem_certificate(certificate))
+    key_file.write_bytes(encode_private_key_pkcs8(key))
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize(
+    ("subjects", "status"),
+    [((), 200), (("kube-apiserver",), 200), (("front-proxy",), 403)],
+    ids=["any-verified-client", "named-client", "other-name-required"],
+)
+async def test_client_verification(pki: Pki, tmp_path: Path, subjects: tuple[str, ...], status: int) -> None:
+    settings = TLSSettings(client_ca_pem=pki.ca.cert_pem)
+    client = _client_certificate(pki, tmp_path, "kube-apiserver")
+    async with running(pki, settings=settings, client_subjects=subjects, client_cert=client) as run:
+        async with run.session.post(
+            run.base + "/validate", json=review("certificates", CERTIFICATE), server_hostname="localhost"
+        ) as response:
+            assert response.status == status
+        # Without a client certificate there is no TLS session at all.
+        anonymous = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=pki.client_context()))
+        try:
+            with pytest.raises(aiohttp.ClientError):
+                async with anonymous.post(
+                    run.base + "/validate", json=review("certificates", CERTIFICATE), server_hostname="localhost"
+                ) as response:
+                    await response.read()
+        finally:
+            await anonymous.close()
