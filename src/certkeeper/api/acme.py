@@ -13,7 +13,7 @@ CRDs ``acme.cert-manager.io_{orders,challenges}.yaml`` / ``cert-manager.io_issue
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 import msgspec
 
@@ -159,6 +159,11 @@ class Challenge(Resource, tag="Challenge", kw_only=True, frozen=True):
     status: ChallengeStatus | None = None
 
 
+def as_state(value: str) -> State | None:
+    """An ACME status as the API's State vocabulary; statuses it does not know become None."""
+    return value if value in get_args(State) else None  # type: ignore[return-value]  # checked against State
+
+
 #: States after which an Order is never processed again.
 ORDER_FAILURE_STATES: frozenset[State] = frozenset({"invalid", "expired", "errored"})
 #: States after which a Challenge is never processed again (valid is final for Challenges only).
@@ -182,4 +187,5 @@ __all__ = [
     "OrderStatus",
     "RenewalInformationSource",
     "State",
+    "as_state",
 ]

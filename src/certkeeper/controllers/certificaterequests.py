@@ -26,6 +26,7 @@ from certkeeper.api.constants import (
     IssuerConditionType,
 )
 from certkeeper.api.defaults import issuer_kind
+from certkeeper.controllers.acme_requests import decide_acme_request
 from certkeeper.controllers.context import Context, is_in_tree_group
 from certkeeper.controllers.writes import now_seconds, status_write
 from certkeeper.issuers.base import Failed, Issued, Pending, SignContext, issuer_type
@@ -161,6 +162,12 @@ async def decide_signing(request: CertificateRequest, *, ctx: Context) -> Outcom
         return report.outcome()
     if report.status.certificate:
         return NOTHING
+    if type_name == "acme":
+        writes, certificate = decide_acme_request(request, issuer, ctx, pending=report.pending, failed=report.failed)
+        if certificate is not None:
+            _record_issued(report, Issued(certificate=certificate), type_name)
+        outcome = report.outcome()
+        return Outcome(creates=writes.creates, deletes=writes.deletes, status=outcome.status, events=outcome.events)
     sign_ctx = SignContext(
         resource_namespace=ctx.resource_namespace(issuer),
         secrets=ctx,

@@ -14,6 +14,8 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from certkeeper.acme.solvers.base import Solver
+from certkeeper.api.acme import Challenge, Order
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.cmmeta import IssuerReference
 from certkeeper.api.constants import CLUSTER_ISSUER_KIND
@@ -21,6 +23,7 @@ from certkeeper.api.core import Secret
 from certkeeper.api.defaults import issuer_group, issuer_kind
 from certkeeper.api.features import DEFAULT_GATES, FeatureGates
 from certkeeper.api.meta import Resource
+from certkeeper.issuers.acme import AccountRegistry
 from certkeeper.issuers.base import GenericIssuer, IssuerBackend
 from certkeeper.pki.pem import DEFAULT_PEM_LIMITS, PemLimits
 from certkeeper.runtime.clock import Clock
@@ -105,7 +108,7 @@ class TypedCache:
         return out
 
 
-def _typed(cache: TypedCache, model: type[R], obj: Resource | None) -> R | None:
+def _typed(cache: TypedCache | None, model: type[R], obj: Resource | None) -> R | None:
     return obj if isinstance(obj, model) else None
 
 
@@ -121,6 +124,12 @@ class Context:
     issuers: TypedCache
     cluster_issuers: TypedCache | None
     issuer_backends: dict[str, IssuerBackend] = field(default_factory=dict)
+    orders: TypedCache | None = None
+    challenges: TypedCache | None = None
+    #: ACME clients by issuer (filled by the ACME issuer's set-up), when the ACME issuer runs.
+    acme_accounts: AccountRegistry | None = None
+    #: Challenge solvers by Challenge type ("HTTP-01", "DNS-01").
+    solvers: dict[str, Solver] = field(default_factory=dict)
     #: Runs CPU-heavy work (key generation) off the event loop; asyncio.to_thread by default.
     run_blocking: Callable[..., object] | None = None
 
@@ -131,6 +140,17 @@ class Context:
 
     def request(self, key: str) -> CertificateRequest | None:
         return _typed(self.requests, CertificateRequest, self.requests.get(key))
+
+    def order(self, key: str) -> Order | None:
+        return _typed(self.orders, Order, self.orders.get(key)) if self.orders is not None else None
+
+    def challenge(self, key: str) -> Challenge | None:
+        return _typed(self.challenges, Challenge, self.challenges.get(key)) if self.challenges is not None else None
+
+    def challenges_owned_by(self, owner_uid: str) -> list[Challenge]:
+        if self.challenges is None:
+            return []
+        return [c for c in self.challenges.by_index(BY_OWNER, owner_uid) if isinstance(c, Challenge)]
 
     def secret(self, namespace: str, name: str) -> Secret | None:
         return _typed(self.secrets, Secret, self.secrets.get(f"{namespace}/{name}"))

@@ -17,9 +17,9 @@ from certkeeper.controllers.writes import now_seconds, status_write
 from certkeeper.issuers.base import GenericIssuer, SignContext, issuer_type
 from certkeeper.runtime.controller import Result
 from certkeeper.runtime.events import Event
-from certkeeper.runtime.outcome import NOTHING, Outcome, apply_outcome
+from certkeeper.runtime.outcome import NOTHING, Outcome, Write, apply_outcome
 from certkeeper.store.ports import ResourceType
-from certkeeper.store.resources import CLUSTER_ISSUERS, ISSUERS
+from certkeeper.store.resources import CLUSTER_ISSUERS, ISSUERS, SECRETS, encode
 
 ERR_INIT_ISSUER = "ErrInitIssuer"
 ERR_INIT_MESSAGE = "Error initializing issuer: "
@@ -57,13 +57,16 @@ async def decide_setup(issuer: GenericIssuer, *, ctx: Context) -> tuple[Outcome,
         now=now_seconds(ctx.clock),
     )
     new_status = msgspec.structs.replace(status, conditions=conditions)
+    if result.acme_status is not None:
+        new_status = msgspec.structs.replace(new_status, acme=result.acme_status)
     events: list[Event] = []
     if result.event is not None:
         events.append(Event(type=result.event, reason=result.reason, message=result.message))
     if result.retry:
         events.append(Event(type="Warning", reason=ERR_INIT_ISSUER, message=ERR_INIT_MESSAGE + result.message))
     write = status_write(msgspec.structs.replace(issuer, status=new_status)) if new_status != status else None
-    return Outcome(status=write, events=tuple(events)), result.retry
+    creates = tuple(Write(resource=SECRETS, object=encode(secret)) for secret in result.create_secrets)
+    return Outcome(creates=creates, status=write, events=tuple(events)), result.retry
 
 
 class IssuerControllers:

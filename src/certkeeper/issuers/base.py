@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from cryptography import x509
 
+from certkeeper.api.acme import ACMEIssuerStatus
 from certkeeper.api.certmanager import CertificateRequest, ClusterIssuer, Issuer, IssuerSpec
 from certkeeper.api.constants import TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY
 from certkeeper.api.core import Secret
@@ -84,6 +85,10 @@ class SetupResult:
     message: str
     event: Literal["Normal", "Warning"] | None = None
     retry: bool = False
+    #: ACME: the account status to record in ``status.acme`` (None leaves it as it is).
+    acme_status: ACMEIssuerStatus | None = None
+    #: Secrets the issuer needs created (an ACME account key it generated).
+    create_secrets: tuple[Secret, ...] = ()
 
 
 class SecretReader(Protocol):
