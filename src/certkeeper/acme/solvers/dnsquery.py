@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Sequence
 from typing import Final
 
@@ -78,8 +79,10 @@ async def server_endpoint(server: str, *, default_port: int | None = None) -> tu
 class DNSClient:
     """Sends questions to DNS servers; one instance may be shared by many checks."""
 
-    def __init__(self, *, timeout: float = DEFAULT_DNS_TIMEOUT) -> None:
+    def __init__(self, *, timeout: float = DEFAULT_DNS_TIMEOUT, doh_ssl: ssl.SSLContext | None = None) -> None:
+        """``doh_ssl``: TLS settings for DNS-over-HTTPS servers (None: the system's trusted roots)."""
         self.timeout = timeout
+        self.doh_ssl = doh_ssl
 
     async def query(
         self,
@@ -128,7 +131,10 @@ class DNSClient:
         headers = {"Content-Type": DOH_MIME_TYPE, "Accept": DOH_MIME_TYPE}
         try:
             async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+                aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(ssl=self.doh_ssl if self.doh_ssl is not None else True),
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                ) as session,
                 session.post(url, data=question.to_wire(), headers=headers) as response,
             ):
                 if response.status != 200:
