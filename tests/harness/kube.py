@@ -13,14 +13,17 @@ ownerReferences instead of waiting for cascades.
 
 Usage (the pytest fixtures in ``tests/integration/conftest.py`` wrap the same calls)::
 
-    with ControlPlane() as cp:                       # or: async with ControlPlane() as cp
+    async with ControlPlane() as cp, KubeClient(cp.admin) as admin:   # or: with ControlPlane() as cp
+        await admin.apply_manifests(CRD_DIR)         # server-side apply, waits until Established
+        ns = await admin.create_namespace("renewal")
         controller = cp.service_account("cert-manager", "certkeeper-controller")
-        async with KubeClient(cp.admin) as admin:
-            await admin.apply_manifests(REPO / "deploy" / "crds")
-            ns = await admin.create_namespace()
-        run_code_under_test(kubeconfig=controller.kubeconfig)
-        cp.restart_apiserver()                       # same etcd, same port, same CA
+        await code_under_test(kubeconfig=controller.kubeconfig, namespace=ns)  # only the RBAC granted
+        await cp.arestart_apiserver()                # same etcd, port and CA; watches break
         print(cp.apiserver_log())
+
+Faults: ``stop_apiserver``/``start_apiserver`` (connection refused meanwhile), ``restart_apiserver``,
+``pause_apiserver``/``resume_apiserver`` (SIGSTOP: a hung server), each with an ``a``-prefixed async form
+where it waits.
 
 Processes are stopped on ``stop()``/context exit, at interpreter exit, and (Linux) when the thread that
 started them dies, so a killed test run leaves nothing behind; start them from a long-lived thread.
@@ -30,16 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import http.client
 import os
 import re
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -47,9 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import yaml
-
 from tests.harness.certs import HarnessCA, KeyPairFiles, write_service_account_keys
+from tests.harness.identity import Identity
+from tests.harness.processes import ETCD_DATA_PREFIX, Process, free_port, read_log, remove_orphaned_etcd_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "tools" / "envtest" / "build.sh"
@@ -95,134 +94,6 @@ def find_binaries() -> Binaries:
     return found
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Identity:
-    """How one user reaches the API server: URL, CA, and a client certificate naming the user and groups.
-
-    ``kubeconfig`` is a ready kubeconfig file (files referenced by path) for clients that want one, such
-    as ``kubernetes_asyncio.config.load_kube_config(config_file=str(identity.kubeconfig))``.
-    """
-
-    user: str
-    groups: tuple[str, ...]
-    server: str
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-    kubeconfig: Path
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client TLS context that trusts only the harness CA and presents this identity's certificate."""
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        context.load_cert_chain(str(self.cert_file), str(self.key_file))
-        return context
-
-    def write_kubeconfig(self, path: Path, *, namespace: str | None = None) -> Path:
-        """Write a kubeconfig for this identity to ``path`` (0600), optionally with a default namespace."""
-        context: dict[str, str] = {"cluster": "certkeeper-test", "user": self.user}
-        if namespace is not None:
-            context["namespace"] = namespace
-        document = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "certkeeper-test",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-                }
-            ],
-            "users": [
-                {
-                    "name": self.user,
-                    "user": {"client-certificate": str(self.cert_file), "client-key": str(self.key_file)},
-                }
-            ],
-            "contexts": [{"name": "certkeeper-test", "context": context}],
-            "current-context": "certkeeper-test",
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(document, f, sort_keys=False)
-        return path
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _die_with_parent_hook() -> None:
-    """Runs in the forked child before exec: ask Linux to SIGTERM it when the spawning thread dies."""
-    if _LIBC is not None:
-        _LIBC.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-
-
-# Loaded in the parent, because loading a library between fork and exec is not safe.
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-
-
-class _Process:
-    """One child process whose output is appended to a log file."""
-
-    def __init__(self, name: str, argv: list[str], log_file: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.log_file = log_file
-        self.popen: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> None:
-        with self.log_file.open("ab") as log:
-            log.write(f"==== harness: starting {self.name} at {time.strftime('%H:%M:%S')}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C in the terminal reaches pytest, which stops us in order
-                preexec_fn=_die_with_parent_hook,
-            )
-
-    def exited(self) -> int | None:
-        return None if self.popen is None else self.popen.poll()
-
-    def stop(self, grace: float = 10.0) -> None:
-        popen, self.popen = self.popen, None
-        if popen is None or popen.poll() is not None:
-            return
-        popen.terminate()
-        try:
-            popen.wait(grace)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait()
-
-    def tail(self, lines: int) -> str:
-        return "\n".join(_read(self.log_file).splitlines()[-lines:])
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-
-
-_ETCD_DATA_PREFIX = "certkeeper-etcd-"
-
-
-def _remove_orphaned_etcd_data(parent: Path) -> None:
-    """Remove etcd data directories left in ``parent`` by harness processes that were killed (tmpfs is RAM)."""
-    for path in parent.glob(f"{_ETCD_DATA_PREFIX}*-*"):
-        pid = path.name.removeprefix(_ETCD_DATA_PREFIX).split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            shutil.rmtree(path, ignore_errors=True)
-
-
 class ControlPlane:
     """etcd and kube-apiserver on loopback, with a harness CA, an ``admin`` identity and minted identities.
 
@@ -249,8 +120,8 @@ class ControlPlane:
         self._verbosity = verbosity
         self.apiserver_log_file = self.workdir / "kube-apiserver.log"
         self.etcd_log_file = self.workdir / "etcd.log"
-        self._etcd: _Process | None = None
-        self._apiserver: _Process | None = None
+        self._etcd: Process | None = None
+        self._apiserver: Process | None = None
         self._etcd_data: Path | None = None
         self._identity_count = 0
         self.port = 0
@@ -337,12 +208,12 @@ class ControlPlane:
         binaries = self._binaries or find_binaries()
         shm = Path("/dev/shm")
         parent = shm if shm.is_dir() and os.access(shm, os.W_OK) else self.workdir
-        _remove_orphaned_etcd_data(parent)
-        self._etcd_data = Path(tempfile.mkdtemp(prefix=f"{_ETCD_DATA_PREFIX}{os.getpid()}-", dir=parent))
+        remove_orphaned_etcd_data(parent)
+        self._etcd_data = Path(tempfile.mkdtemp(prefix=f"{ETCD_DATA_PREFIX}{os.getpid()}-", dir=parent))
         client, peer = free_port(), free_port()
         self.etcd_url = f"http://127.0.0.1:{client}"
         peer_url = f"http://127.0.0.1:{peer}"
-        self._etcd = _Process(
+        self._etcd = Process(
             "etcd",
             [
                 str(binaries.etcd),
@@ -366,7 +237,7 @@ class ControlPlane:
             server=True,
         )
         sa = write_service_account_keys(self.workdir / "pki")
-        self._apiserver = _Process(
+        self._apiserver = Process(
             "kube-apiserver", self._apiserver_argv(binaries, serving, sa), self.apiserver_log_file
         )
         self._apiserver.spawn()
@@ -503,17 +374,17 @@ class ControlPlane:
 
     def apiserver_log(self) -> str:
         """Everything kube-apiserver wrote so far (all restarts, each after a ``==== harness`` line)."""
-        return _read(self.apiserver_log_file)
+        return read_log(self.apiserver_log_file)
 
     def etcd_log(self) -> str:
         """Everything etcd wrote so far."""
-        return _read(self.etcd_log_file)
+        return read_log(self.etcd_log_file)
 
     def log_tail(self, lines: int = 60) -> str:
         """The last lines of both logs, for a failing test's report."""
         parts = []
         for name, path in (("kube-apiserver", self.apiserver_log_file), ("etcd", self.etcd_log_file)):
-            text = "\n".join(_read(path).splitlines()[-lines:])
+            text = "\n".join(read_log(path).splitlines()[-lines:])
             parts.append(f"--- {name} ({path}) ---\n{text}")
         return "\n".join(parts)
 

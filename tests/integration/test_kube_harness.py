@@ -19,8 +19,9 @@ import pytest
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
-from tests.harness.kube import REPO_ROOT, ControlPlane, ControlPlaneError, _remove_orphaned_etcd_data, find_binaries
+from tests.harness.kube import REPO_ROOT, ControlPlane, ControlPlaneError, find_binaries
 from tests.harness.kubeclient import CRD_DIR, ApiError, KubeClient, load_manifests
+from tests.harness.processes import remove_orphaned_etcd_data
 
 pytestmark = pytest.mark.kube
 
@@ -342,7 +343,7 @@ def test_orphaned_etcd_data_is_removed_and_live_data_kept(tmp_path: Path) -> Non
     unrelated = tmp_path / "something-else"
     for directory in (orphan, live, unrelated):
         (directory / "member").mkdir(parents=True)
-    _remove_orphaned_etcd_data(tmp_path)
+    remove_orphaned_etcd_data(tmp_path)
     assert not orphan.exists()
     assert live.exists()
     assert unrelated.exists()
