@@ -41,6 +41,7 @@ DEFAULT_COPIED_ANNOTATION_PREFIXES: Final = ("*", "-kubectl.kubernetes.io/", "-f
 BY_OWNER: Final = "owner-uid"
 BY_SECRET_NAME: Final = "certificate-secret-name"
 BY_ISSUER: Final = "issuer-ref"
+BY_UID: Final = "uid"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,32 +19,40 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
+from certkeeper.acme.solvers.base import Solver
+from certkeeper.api.acme import Challenge, Order
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.core import Secret
+from certkeeper.controllers.acmechallenges import MAX_CONCURRENT, ChallengeController, ChallengeScheduler
+from certkeeper.controllers.acmeorders import OrderController
 from certkeeper.controllers.certificaterequests import RequestControllers
 from certkeeper.controllers.certificates import issuing, keymanager, readiness, requestmanager, revisionmanager, trigger
 from certkeeper.controllers.context import (
     BY_ISSUER,
     BY_OWNER,
     BY_SECRET_NAME,
+    BY_UID,
     Context,
     EngineOptions,
     TypedCache,
 )
 from certkeeper.controllers.issuers import IssuerControllers
 from certkeeper.controllers.metrics import EngineCollector
+from certkeeper.issuers.acme import AccountRegistry
 from certkeeper.issuers.base import IssuerBackend
 from certkeeper.runtime.clock import Clock
 from certkeeper.runtime.controller import Controller, Result
 from certkeeper.runtime.events import EventRecorder
 from certkeeper.runtime.informer import Handler, Informer, index_by_owner_uid, object_key, strip_noise
 from certkeeper.runtime.outcome import Outcome, apply_outcome
-from certkeeper.store.ports import RawObject, ResourceType, Store
+from certkeeper.store.ports import RawObject, ResourceType, Store, StoreError
 from certkeeper.store.resources import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
+    CHALLENGES,
     CLUSTER_ISSUERS,
     ISSUERS,
+    ORDERS,
     SECRETS,
 )
 
@@ -65,6 +73,8 @@ ALL_CONTROLLERS: Final = frozenset(
         "certificaterequests-issuer",
         "issuers",
         "clusterissuers",
+        "orders",
+        "challenges",
     }
 )
 
@@ -95,6 +105,11 @@ def _issuer_secret_index(obj: RawObject) -> Iterable[str]:
     return names
 
 
+def _uid_index(obj: RawObject) -> Iterable[str]:
+    uid = obj.get("metadata", {}).get("uid")
+    return [str(uid)] if uid else []
+
+
 def _controller_owner_uid(obj: RawObject) -> str | None:
     for ref in obj.get("metadata", {}).get("ownerReferences") or ():
         if ref.get("controller"):
@@ -112,14 +127,20 @@ class Engine:
         issuer_backends: dict[str, IssuerBackend] | None = None,
         namespace: str | None = None,
         component: str = "certkeeper",
+        acme_accounts: AccountRegistry | None = None,
+        solvers: dict[str, Solver] | None = None,
+        max_concurrent_challenges: int = MAX_CONCURRENT,
+        max_challenges_per_issuer: int | None = None,
     ) -> None:
         self.options = options or EngineOptions()
         self.clock = clock
         self.store = store
         self._namespace = namespace
         informer = self._informer
-        self.certificates = informer(CERTIFICATES, {BY_SECRET_NAME: _certificate_secret_index})
-        self.requests = informer(CERTIFICATE_REQUESTS, {BY_OWNER: index_by_owner_uid, BY_ISSUER: _issuer_ref_index})
+        self.certificates = informer(CERTIFICATES, {BY_SECRET_NAME: _certificate_secret_index, BY_UID: _uid_index})
+        self.requests = informer(
+            CERTIFICATE_REQUESTS, {BY_OWNER: index_by_owner_uid, BY_ISSUER: _issuer_ref_index, BY_UID: _uid_index}
+        )
         self.secrets = informer(SECRETS, {BY_OWNER: index_by_owner_uid}, keep_managed_fields=True)
         self.issuers = informer(ISSUERS, {"secret": _issuer_secret_index})
         self.cluster_issuers = (
@@ -127,6 +148,8 @@ class Engine:
             if namespace is None
             else None
         )
+        self.orders = informer(ORDERS, {BY_OWNER: index_by_owner_uid, BY_UID: _uid_index})
+        self.challenges = informer(CHALLENGES, {BY_OWNER: index_by_owner_uid})
         self.ctx = Context(
             store=store,
             clock=clock,
@@ -138,6 +161,10 @@ class Engine:
             issuers=TypedCache(self.issuers, Issuer),
             cluster_issuers=TypedCache(self.cluster_issuers, ClusterIssuer) if self.cluster_issuers else None,
             issuer_backends=dict(issuer_backends or {}),
+            orders=TypedCache(self.orders, Order),
+            challenges=TypedCache(self.challenges, Challenge),
+            acme_accounts=acme_accounts,
+            solvers=dict(solvers or {}),
         )
         enabled = self.options.controllers if self.options.controllers is not None else ALL_CONTROLLERS
         self.controllers: dict[str, Controller[str]] = {}
@@ -162,6 +189,14 @@ class Engine:
             self._add("issuers", issuers.issuer, base_delay=5.0, max_delay=300.0)
         if "clusterissuers" in enabled and self.cluster_issuers is not None:
             self._add("clusterissuers", issuers.cluster_issuer, base_delay=5.0, max_delay=300.0)
+        if "orders" in enabled:
+            self._add("orders", OrderController(self.ctx).reconcile, base_delay=5.0, max_delay=1800.0)
+        self.scheduler: ChallengeScheduler | None = None
+        if "challenges" in enabled:
+            self._add("challenges", ChallengeController(self.ctx).reconcile, base_delay=5.0, max_delay=1800.0)
+            self.scheduler = ChallengeScheduler(
+                self.ctx, max_concurrent=max_concurrent_challenges, max_per_issuer=max_challenges_per_issuer
+            )
         self._wire()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -270,6 +305,7 @@ class Engine:
 
             return handle
 
+        self._wire_acme()
         issuer_handler = on_issuer("Issuer")
         self.issuers.add_handler(Handler(on_add=issuer_handler, on_update=lambda _, new: issuer_handler(new)))
         if self.cluster_issuers is not None:
@@ -278,22 +314,40 @@ class Engine:
                 Handler(on_add=cluster_handler, on_update=lambda _, new: cluster_handler(new))
             )
 
-    def _enqueue_owner_certificate(self, obj: RawObject) -> None:
+    def _wire_acme(self) -> None:
+        def on_order(obj: RawObject) -> None:
+            self._enqueue(("orders",), object_key(obj))
+            for raw in self._owners(self.requests, obj):
+                self._enqueue(("certificaterequests-issuer",), object_key(raw))
+
+        def on_challenge(obj: RawObject) -> None:
+            self._enqueue(("challenges",), object_key(obj))
+            for raw in self._owners(self.orders, obj):
+                self._enqueue(("orders",), object_key(raw))
+
+        self.orders.add_handler(Handler(on_add=on_order, on_update=lambda _, new: on_order(new), on_delete=on_order))
+        self.challenges.add_handler(
+            Handler(on_add=on_challenge, on_update=lambda _, new: on_challenge(new), on_delete=on_challenge)
+        )
+
+    @staticmethod
+    def _owners(informer: Informer, obj: RawObject) -> list[RawObject]:
+        """The cached controller owner of ``obj`` in ``informer`` (by uid, same namespace), if any."""
         uid = _controller_owner_uid(obj)
         if uid is None:
-            return
+            return []
         ns = obj.get("metadata", {}).get("namespace")
-        for raw in self.certificates.cache.items():
-            meta = raw.get("metadata", {})
-            if meta.get("uid") == uid and meta.get("namespace") == ns:
-                self._enqueue_certificate(object_key(raw))
-                return
+        return [raw for raw in informer.cache.by_index(BY_UID, uid) if raw.get("metadata", {}).get("namespace") == ns]
+
+    def _enqueue_owner_certificate(self, obj: RawObject) -> None:
+        for raw in self._owners(self.certificates, obj):
+            self._enqueue_certificate(object_key(raw))
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     @property
     def informers(self) -> list[Informer]:
-        found = [self.certificates, self.requests, self.secrets, self.issuers]
+        found = [self.certificates, self.requests, self.secrets, self.issuers, self.orders, self.challenges]
         return found + ([self.cluster_issuers] if self.cluster_issuers is not None else [])
 
     async def start(self) -> None:
@@ -304,6 +358,18 @@ class Engine:
         await asyncio.gather(*(informer.synced.wait() for informer in self.informers))
         for controller in self.controllers.values():
             self._tasks.append(loop.create_task(controller.run(), name=f"controller-{controller.name}"))
+        if self.scheduler is not None:
+            self._tasks.append(loop.create_task(self._run_scheduler(), name="challenge-scheduler"))
+
+    async def _run_scheduler(self) -> None:
+        """cert-manager's challenge scheduler: one pass every second."""
+        assert self.scheduler is not None
+        while True:
+            try:
+                await self.scheduler.run_once()
+            except StoreError as exc:
+                log.warning("challenge scheduler: %s", type(exc).__name__)
+            await self.clock.sleep(1.0)
 
     async def stop(self) -> None:
         """Graceful shutdown: controllers finish the item in hand, then informers are cancelled."""
