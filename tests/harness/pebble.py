@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -263,6 +264,99 @@ class Pebble:
             return sum(needle in line for line in self.log_file.read_text(errors="replace").splitlines())
         except OSError:
             return 0
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ChallTestSrv:
+    """Debian's ``pebble-challtestsrv``: a mock DNS server (every name resolves to 127.0.0.1 unless told
+    otherwise; TXT records on request) and an HTTP-01 responder, both on free loopback ports, steered
+    through its plain-HTTP management API. Point pebble at it with ``PebbleConfig(dns_server=srv.dns_address,
+    http_port=srv.http_port, always_valid=False)`` to have pebble really validate challenges.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        found = challtestsrv_path()
+        if found is None:
+            raise PebbleError("pebble-challtestsrv is not installed (Debian's pebble package ships it)")
+        self.binary = found
+        self.workdir = workdir
+        self.http_port = free_port()
+        self.dns_port = free_port()
+        self.management_port = free_port()
+        self.log_file = workdir / "challtestsrv.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def dns_address(self) -> str:
+        return f"127.0.0.1:{self.dns_port}"
+
+    def start(self) -> None:
+        """Start it and wait until the management API answers."""
+        if self._process is not None:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(self.binary),
+            "-http01", f"127.0.0.1:{self.http_port}",
+            "-https01", "",
+            "-tlsalpn01", "",
+            "-dns01", self.dns_address,
+            "-management", f"127.0.0.1:{self.management_port}",
+            "-defaultIPv4", "127.0.0.1",
+            "-defaultIPv6", "",
+        ]  # fmt: skip
+        with self.log_file.open("ab") as log:
+            self._process = subprocess.Popen(command, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if self._process.poll() is not None:
+                raise PebbleError(f"pebble-challtestsrv exited during start-up:\n{self.log_file.read_text()}")
+            try:
+                # Every listener starts before the management one, so an accepted connection means ready.
+                with socket.create_connection(("127.0.0.1", self.management_port), timeout=1):
+                    return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise PebbleError(f"pebble-challtestsrv not ready: {exc}") from exc
+                time.sleep(0.05)
+
+    def _post(self, path: str, body: Mapping[str, str]) -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.management_port}{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+                return
+        except (urllib.error.URLError, OSError) as exc:
+            raise PebbleError(f"pebble-challtestsrv POST {path} failed: {exc}") from exc
+
+    def add_http01(self, token: str, content: str) -> None:
+        """Serve ``content`` at ``/.well-known/acme-challenge/<token>``."""
+        self._post("/add-http01", {"token": token, "content": content})
+
+    def set_txt(self, host: str, value: str) -> None:
+        """Answer TXT queries for ``host`` (a FQDN with the trailing dot) with ``value``."""
+        self._post("/set-txt", {"host": host, "value": value})
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM, then SIGKILL). Safe to call more than once."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def __enter__(self) -> Self:
         self.start()

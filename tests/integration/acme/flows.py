@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from certkeeper.acme.client import AcmeClient
-from certkeeper.acme.messages import ChallengeType, Identifier, Status
+from certkeeper.acme.messages import Authorization, Challenge, ChallengeType, Identifier, Status
 from certkeeper.acme.resources import CertificateChainResource, OrderResource
 from certkeeper.pki.csr import build_csr
 from certkeeper.pki.keys import KeyAlgorithm, KeySpec, generate_private_key
@@ -32,7 +33,11 @@ def identifiers(dns_names: tuple[str, ...], ip_addresses: tuple[str, ...] = ()) 
     return [Identifier.dns(n) for n in dns_names] + [Identifier.ip(a) for a in ip_addresses]
 
 
-async def authorize(client: AcmeClient, order: OrderResource) -> None:
+#: Publishes a challenge's response before it is accepted (nothing to do while pebble always validates).
+Presenter = Callable[[AcmeClient, Authorization, Challenge], None]
+
+
+async def authorize(client: AcmeClient, order: OrderResource, present: Presenter | None = None) -> None:
     """Accept one challenge per pending authorization (dns-01 for wildcards, else http-01) and wait."""
     for url in order.order.authorizations:
         authz = (await client.get_authorization(url)).authorization
@@ -41,6 +46,8 @@ async def authorize(client: AcmeClient, order: OrderResource) -> None:
         wanted = ChallengeType.DNS_01 if authz.wildcard else ChallengeType.HTTP_01
         challenge = authz.challenge(wanted)
         assert challenge is not None, f"{wanted} not offered for {authz.identifier.value}"
+        if present is not None:
+            present(client, authz, challenge)
         await client.accept_challenge(challenge.url)
         await client.wait_authorization(url)
 
@@ -52,10 +59,11 @@ async def issue(
     *,
     replaces: str | None = None,
     profile: str | None = None,
+    present: Presenter | None = None,
 ) -> Issued:
     """New order, authorizations, CSR from certkeeper.pki (ECDSA P-256), finalize, download."""
     order = await client.new_order(identifiers(dns_names, ip_addresses), replaces=replaces, profile=profile)
-    await authorize(client, order)
+    await authorize(client, order, present)
     ready = await client.wait_order(order.uri)
     assert ready.order.status is Status.READY
     template = CertificateTemplate(
