@@ -269,6 +269,11 @@ class CAInjector:
         await self.stop_controllers()
         await _cancel(self._informer_tasks)
 
+    @property
+    def controllers_running(self) -> bool:
+        """Whether the controllers have been started and not stopped."""
+        return any(not task.done() for task in self._controller_tasks)
+
     def idle(self) -> bool:
         """No controller has work queued or in hand (delayed requeues do not count)."""
         return all(len(c.queue) == 0 and c.busy == 0 for c in self.controllers.values())

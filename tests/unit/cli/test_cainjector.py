@@ -17,10 +17,18 @@ from prometheus_client import CollectorRegistry
 from certkeeper.cainjector import TARGET_NAMES, VALIDATING_WEBHOOK_CONFIGURATIONS, CAInjector
 from certkeeper.cainjector.metrics import InjectorCollector
 from certkeeper.cli import cainjector as cli_module
-from certkeeper.cli.cainjector import CAInjectorConfig, MetricsServer, make_config, open_store, parse_listen_address
+from certkeeper.cli.cainjector import (
+    LEASE_LABELS,
+    LEASE_NAME,
+    CAInjectorConfig,
+    MetricsServer,
+    make_config,
+    open_store,
+    parse_listen_address,
+)
 from certkeeper.cli.main import cli
 from certkeeper.runtime.clock import FakeClock
-from certkeeper.store.kube import ConfigError
+from certkeeper.store.kube import LEASES, ConfigError, LeaderElectionConfig, LeaderElector, LeadershipLost
 from certkeeper.store.local import LocalStore
 from certkeeper.store.resources import SECRETS
 from tests.unit.cainjector.builders import from_secret, secret, webhook_configuration
@@ -222,5 +230,81 @@ async def test_metrics_server_serves_controller_metrics_within_limits() -> None:
         assert f"{applies} 0.0" in text
     finally:
         await server.stop()
+        await injector.stop()
+        await store.close()
+
+
+def _elector(store: LocalStore, clock: FakeClock, identity: str) -> LeaderElector:
+    config = LeaderElectionConfig(
+        name=LEASE_NAME, identity=identity, lease_duration=3, renew_deadline=2, retry_period=0.5, labels=LEASE_LABELS
+    )
+    return LeaderElector(store, config, clock=clock)
+
+
+async def _spin(times: int = 20) -> None:
+    for _ in range(times):
+        await asyncio.sleep(0.001)
+
+
+async def test_losing_the_lease_stops_the_controllers_and_raises() -> None:
+    clock = FakeClock()
+    store = await LocalStore.open(None, now=clock.now, bookmark_interval=None)
+    injector = CAInjector(store, clock=clock)
+    await injector.start_informers()
+    stop = asyncio.Event()
+    lead = asyncio.create_task(cli_module._lead(injector, _elector(store, clock, "me"), stop))
+    try:
+        await _spin()
+        lease = await store.get(LEASES, LEASE_NAME, namespace="kube-system")
+        assert lease["spec"]["holderIdentity"] == "me"
+        assert lease["metadata"]["labels"] == LEASE_LABELS
+        assert injector.controllers_running
+        lease["spec"]["holderIdentity"] = "thief"
+        await store.update(LEASES, lease)
+        clock.advance(0.5)
+        await _spin()
+        with pytest.raises(LeadershipLost):
+            await asyncio.wait_for(lead, 5)
+        assert not injector.controllers_running
+    finally:
+        await injector.stop()
+        await store.close()
+
+
+async def test_stopping_while_waiting_for_the_lease_never_starts_the_controllers() -> None:
+    clock = FakeClock()
+    store = await LocalStore.open(None, now=clock.now, bookmark_interval=None)
+    holder = _elector(store, clock, "holder")
+    assert await holder.try_acquire_or_renew()
+    injector = CAInjector(store, clock=clock)
+    await injector.start_informers()
+    stop = asyncio.Event()
+    lead = asyncio.create_task(cli_module._lead(injector, _elector(store, clock, "standby"), stop))
+    try:
+        await _spin()
+        stop.set()
+        await asyncio.wait_for(lead, 5)
+        assert not injector.controllers_running
+        lease = await store.get(LEASES, LEASE_NAME, namespace="kube-system")
+        assert lease["spec"]["holderIdentity"] == "holder"
+    finally:
+        await injector.stop()
+        await store.close()
+
+
+async def test_a_graceful_stop_releases_the_lease() -> None:
+    clock = FakeClock()
+    store = await LocalStore.open(None, now=clock.now, bookmark_interval=None)
+    injector = CAInjector(store, clock=clock)
+    await injector.start_informers()
+    stop = asyncio.Event()
+    lead = asyncio.create_task(cli_module._lead(injector, _elector(store, clock, "me"), stop))
+    try:
+        await _spin()
+        stop.set()
+        await asyncio.wait_for(lead, 5)
+        lease = await store.get(LEASES, LEASE_NAME, namespace="kube-system")
+        assert lease["spec"]["holderIdentity"] == ""
+    finally:
         await injector.stop()
         await store.close()
