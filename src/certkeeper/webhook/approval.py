@@ -8,15 +8,17 @@ the issuer kind's REST resource (kept for good once found; "the group has no suc
 CRD may be on its way), then one SubjectAccessReview per signer name, the wildcard first, stopping at
 the first allow.
 
-When the API server cannot be asked, the approval is refused with that reason (an ``Internal error``
-on ``status.conditions``): never allowed on a guess. cert-manager words that case as a plain
-permission refusal; naming the real cause saves an operator from chasing RBAC that is fine.
+When the API server cannot be asked, or does not answer within 5 s, the approval is refused with that
+reason (an ``Internal error`` on ``status.conditions``): never allowed on a guess. cert-manager words
+that case as a plain permission refusal; naming the real cause saves an operator from chasing RBAC
+that is fine.
 
 Follows cert-manager's ``internal/webhook/admission/certificaterequest/approval``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 from certkeeper.api import field as fe
@@ -47,6 +49,10 @@ from certkeeper.webhook.authz import (
 
 #: How long "the group serves no such kind" is believed (cert-manager's negativeCacheTTL).
 NEGATIVE_CACHE_SECONDS: Final = 30.0
+#: How long discovery and the reviews of one check may take together. Below the API server's default
+#: webhook timeout (10 s), so a slow or unreachable API server gets the refusal with its reason
+#: instead of the API server's "failed calling webhook" once the whole call times out.
+CHECK_BUDGET_SECONDS: Final = 5.0
 _CONDITIONS: Final = FieldPath("status", "conditions")
 
 
@@ -73,11 +79,13 @@ class ApprovalChecker:
         clock: Clock,
         *,
         negative_cache_seconds: float = NEGATIVE_CACHE_SECONDS,
+        budget_seconds: float = CHECK_BUDGET_SECONDS,
     ) -> None:
         self._discovery = discovery
         self._authorizer = authorizer
         self._clock = clock
         self._negative_ttl = negative_cache_seconds
+        self._budget = budget_seconds
         self._found: dict[tuple[str, str], ApiResource] = {}
         self._missing_since: dict[tuple[str, str], float] = {}
 
@@ -111,11 +119,17 @@ class ApprovalChecker:
         if not approval_conditions_added(old, new):
             return None
         ref = new.spec.issuer_ref
-        group, kind = signer_group_kind(ref)
         try:
-            info = await self._resource(group, kind)
+            async with asyncio.timeout(self._budget):
+                return await self._decide(user, ref, namespace)
         except AuthorizationUnavailable as exc:
             return unavailable(user.username, ref, str(exc))
+        except TimeoutError:
+            return unavailable(user.username, ref, f"the API server did not answer within {self._budget:g}s")
+
+    async def _decide(self, user: UserInfo, ref: IssuerReference, namespace: str) -> FieldError | None:
+        group, kind = signer_group_kind(ref)
+        info = await self._resource(group, kind)
         if info is None:
             return signer_not_found(ref)
         names = signer_names(
@@ -125,13 +139,10 @@ class ApprovalChecker:
             attributes = ResourceAttributes(
                 verb=APPROVE_VERB, group=SIGNERS_GROUP, resource=SIGNERS_RESOURCE, name=name
             )
-            try:
-                decision = await self._authorizer.authorize(user, attributes)
-            except AuthorizationUnavailable as exc:
-                return unavailable(user.username, ref, str(exc))
+            decision = await self._authorizer.authorize(user, attributes)
             if decision.allowed:
                 return None
         return approval_forbidden(user.username, ref)
 
 
-__all__ = ["NEGATIVE_CACHE_SECONDS", "ApprovalChecker", "unavailable"]
+__all__ = ["CHECK_BUDGET_SECONDS", "NEGATIVE_CACHE_SECONDS", "ApprovalChecker", "unavailable"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import Mapping
@@ -15,7 +16,9 @@ from certkeeper.runtime.clock import FakeClock
 from certkeeper.validation.acme_issuer import DEPRECATED_EAB_KEY_ALGORITHM_WARNING
 from certkeeper.validation.admission import admit
 from certkeeper.validation.identity import UserInfo, mutate_identity
-from certkeeper.webhook.admission import NO_CONTENT, RESOURCE_UNSET, identity_patch
+from certkeeper.webhook.admission import NO_CONTENT, RESOURCE_UNSET, AdmissionHandlers, identity_patch
+from certkeeper.webhook.approval import ApprovalChecker
+from certkeeper.webhook.authz import Decision, ResourceAttributes
 from certkeeper.webhook.review import AdmissionResponse, api_server_message, decode_review
 from tests.unit.validation.support import merge
 from tests.unit.webhook.support import (
@@ -328,6 +331,20 @@ async def test_approval_is_refused_with_the_reason_when_the_api_server_cannot_an
     assert answer.message == (
         'status.conditions: Internal error: cannot check whether user "alice" may set approved/denied '
         f"conditions for issuer {{ca  }}: {reason}"
+    )
+
+
+async def test_an_api_server_that_does_not_answer_in_time_is_a_refusal_with_the_reason() -> None:
+    class Hanging(FakeAuthorizer):
+        async def authorize(self, user: UserInfo, attributes: ResourceAttributes) -> Decision:
+            await asyncio.sleep(30)
+            raise AssertionError("the budget should have ended this")
+
+    checker = ApprovalChecker(FakeDiscovery(), Hanging(), FakeClock(), budget_seconds=0.1)
+    answer = await AdmissionHandlers(approval=checker).validate(decode_review(json.dumps(_approval_review()).encode()))
+    assert answer.message == (
+        'status.conditions: Internal error: cannot check whether user "alice" may set approved/denied '
+        "conditions for issuer {ca  }: the API server did not answer within 0.1s"
     )
 
 
