@@ -150,7 +150,8 @@ class WebhookConfigurationTarget:
         applied: list[dict[str, Any]] = []
         bundles: list[Bundle] = []
         current = True
-        for webhook in obj.get("webhooks") or ():
+        webhooks = obj.get("webhooks")
+        for webhook in webhooks if isinstance(webhooks, list) else ():
             if not isinstance(webhook, Mapping):
                 continue
             existing = decode_ca_bundle(_mapping(webhook.get("clientConfig")).get("caBundle"))

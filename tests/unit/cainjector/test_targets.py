@@ -3,13 +3,18 @@ fields plus identity), when a target is already current, and the reconcile decis
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certkeeper.cainjector.reconciler import FIELD_MANAGER, decide
 from certkeeper.cainjector.targets import (
+    ALL_TARGETS,
     API_SERVICE_TARGET,
     CRD_TARGET,
     MUTATING_WEBHOOK_TARGET,
@@ -175,3 +180,37 @@ def test_decide_empties_a_bundle_whose_certificates_all_expired() -> None:
     (write,) = later.applies
     assert write.object["spec"] == {}  # the caBundle field is released, as cert-manager's omitempty apply does
     assert later.requeue_after is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+_CLIENT_CONFIG = st.fixed_dictionaries({}, optional={"caBundle": st.text(max_size=40) | _JSON})
+
+
+@given(
+    webhooks=st.lists(
+        st.fixed_dictionaries({}, optional={"name": _JSON, "clientConfig": _CLIENT_CONFIG | _JSON}) | _JSON,
+        max_size=4,
+    )
+    | _JSON,
+    spec=st.fixed_dictionaries(
+        {},
+        optional={
+            "caBundle": _JSON,
+            "conversion": st.fixed_dictionaries(
+                {}, optional={"strategy": st.sampled_from(["Webhook", "None"]) | _JSON, "webhook": _JSON}
+            )
+            | _JSON,
+        },
+    )
+    | _JSON,
+)
+def test_malformed_targets_never_crash(webhooks: Any, spec: Any) -> None:
+    obj = {"metadata": {"name": "x"}, "webhooks": webhooks, "spec": spec}
+    for target in ALL_TARGETS:
+        injection = target.inject(obj, NEW, now=EPOCH, merge=True)
+        assert injection is None or injection.apply["metadata"] == {"name": "x"}
+        target.transform(copy.deepcopy(obj))
