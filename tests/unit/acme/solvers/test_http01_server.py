@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from certkeeper.acme.solvers.hostport import strip_port
 from certkeeper.acme.solvers.http01_server import (
     CACHE_CONTROL,
     ChallengeEntry,
@@ -348,3 +351,23 @@ async def test_stop_closes_connections_and_stops_accepting() -> None:
     with pytest.raises(ConnectionRefusedError):
         await asyncio.open_connection("127.0.0.1", port)
     await server.stop()  # a second stop is harmless
+
+
+@given(target=st.text(max_size=200), host=st.text(max_size=80))
+def test_respond_is_total_and_answers_only_the_exact_challenge(target: str, host: str) -> None:
+    """Any request target and Host: 200 only for health checks or the registered (domain, token)."""
+    status, body = respond(RESPONDER, raw_target=target, host_header=host)
+    assert status in (200, 404)
+    if status == 404:
+        assert (status, body) == NOT_FOUND
+    elif body:
+        assert path_dir(escaped_path(target)) == "/.well-known/acme-challenge"
+        assert (strip_port(host), path_base(escaped_path(target))) in {("example.com", "tok"), ("2001:db8::1", "tok6")}
+    else:
+        assert escaped_path(target) in ("/", "/healthz")
+
+
+@given(token=st.text(alphabet=st.characters(codec="ascii", exclude_characters="/?#"), min_size=1, max_size=50))
+def test_only_the_registered_token_is_answered(token: str) -> None:
+    status, _ = respond(RESPONDER, raw_target=f"/.well-known/acme-challenge/{token}", host_header="example.com")
+    assert (status == 200) == (token == "tok")
