@@ -10,15 +10,17 @@ from typing import Any
 
 import msgspec
 
+from certkeeper.api.acme import Challenge, Order
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.defaults import apply_defaults
 from certkeeper.api.field import FieldError, FieldPath, invalid
 from certkeeper.api.meta import Resource
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.controllers.engine import Engine
+from certkeeper.issuers.base import IssuerBackend
 from certkeeper.issuers.ca import CAIssuer
 from certkeeper.issuers.selfsigned import SelfSignedIssuer
-from certkeeper.runtime.clock import FakeClock
+from certkeeper.runtime.clock import Clock, FakeClock
 from certkeeper.store.local import LocalStore, Operation
 from certkeeper.store.ports import RawObject, ResourceType
 from certkeeper.store.resources import (
@@ -34,6 +36,8 @@ MODELS: dict[str, type[Resource]] = {
     "CertificateRequest": CertificateRequest,
     "Issuer": Issuer,
     "ClusterIssuer": ClusterIssuer,
+    "Order": Order,
+    "Challenge": Challenge,
 }
 
 
@@ -58,7 +62,7 @@ def defaulting_admit(
 class Harness:
     store: LocalStore
     engine: Engine
-    clock: FakeClock
+    clock: Any
 
     async def apply(self, resource: ResourceType, obj: RawObject) -> RawObject:
         return await self.store.create(resource, obj)
@@ -91,20 +95,27 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_engine(options: EngineOptions | None = None) -> AsyncIterator[Harness]:
-    clock = FakeClock()
+async def running_engine(
+    options: EngineOptions | None = None, *, clock: Clock | None = None, **engine_args: Any
+) -> AsyncIterator[Harness]:
+    clock = clock or FakeClock()
     store = await LocalStore.open(None, now=clock.now, admit=defaulting_admit, bookmark_interval=None)
+    backends: dict[str, IssuerBackend] = {"selfsigned": SelfSignedIssuer(), "ca": CAIssuer()}
+    backends.update(engine_args.pop("issuer_backends", {}))
     engine = Engine(
         store,
         clock=clock,
         options=options or EngineOptions(cluster_resource_namespace="cert-manager"),
-        issuer_backends={"selfsigned": SelfSignedIssuer(), "ca": CAIssuer()},
+        issuer_backends=backends,
+        **engine_args,
     )
     await engine.start()
     try:
         yield Harness(store, engine, clock)
     finally:
         await engine.stop()
+        if engine.ctx.acme_accounts is not None:
+            await engine.ctx.acme_accounts.aclose()
         await store.close()
 
 

@@ -1,0 +1,213 @@
+"""ACME end to end through the engine on the local store: pebble signs, BIND resolves and takes
+RFC 2136 updates, certkeeper's in-process HTTP-01 solver answers (local mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certkeeper.acme.solvers.dns01 import DNS01Solver
+from certkeeper.acme.solvers.http01 import InProcessHTTP01Solver
+from certkeeper.acme.solvers.http01_check import HTTP01SelfCheck, StaticResolver
+from certkeeper.acme.solvers.http01_server import ChallengeResponder, HTTP01Server
+from certkeeper.acme.solvers.rfc2136 import rfc2136_provider
+from certkeeper.controllers.context import EngineOptions
+from certkeeper.issuers.acme import AccountRegistry, AcmeIssuerBackend
+from certkeeper.runtime.clock import SystemClock
+from certkeeper.store.resources import CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, ORDERS, SECRETS
+from tests.harness.bind import Bind, Zone
+from tests.harness.pebble import Pebble, PebbleConfig
+from tests.unit.controllers.harness import Harness, running_engine
+
+NS = "default"
+ZONE = "example.test"
+
+
+@pytest.fixture(scope="module")
+def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
+    server = Bind(tmp_path_factory.mktemp("bind"), zones=(Zone(name=ZONE),))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def solver_server() -> AsyncIterator[tuple[ChallengeResponder, HTTP01Server]]:
+    responder = ChallengeResponder()
+    server = HTTP01Server(responder, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        yield responder, server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def pebble(tmp_path: Path, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]) -> Iterator[Pebble]:
+    _, server = solver_server
+    config = PebbleConfig(http_port=server.bound_port, dns_server=bind.nameserver, always_valid=False)
+    with Pebble(tmp_path, config) as running:
+        yield running
+
+
+def acme_issuer(pebble: Pebble, solvers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": {"name": "pebble"},
+        "spec": {
+            "acme": {
+                "server": pebble.directory_url,
+                "email": "Admin@Example.Test",
+                "caBundle": base64.b64encode(pebble.ca_bundle).decode(),
+                "privateKeySecretRef": {"name": "pebble-account"},
+                "solvers": solvers,
+            }
+        },
+    }
+
+
+def certificate(name: str, dns_names: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "secretName": f"{name}-tls",
+            "dnsNames": dns_names,
+            "privateKey": {"algorithm": "ECDSA"},
+            "issuerRef": {"name": "pebble", "kind": "ClusterIssuer"},
+        },
+    }
+
+
+def engine_args(responder: ChallengeResponder, server: HTTP01Server, bind: Bind) -> dict[str, Any]:
+    self_check = HTTP01SelfCheck(
+        required_passes=1,
+        pass_interval=0.0,
+        port=server.bound_port,
+        resolver=StaticResolver({f"{d}.{ZONE}": "127.0.0.1" for d in ("web", "api", "www")}),
+    )
+    registry = AccountRegistry()
+    return {
+        "issuer_backends": {"acme": AcmeIssuerBackend(registry)},
+        "acme_accounts": registry,
+        "solvers": {
+            "HTTP-01": InProcessHTTP01Solver(responder, self_check=self_check),
+            "DNS-01": DNS01Solver(
+                providers={"rfc2136": rfc2136_provider},
+                nameservers=[bind.nameserver],
+                check_authoritative=False,
+                propagation_wait=0.0,
+            ),
+        },
+    }
+
+
+def verify_chain(pebble: Pebble, tmp_path: Path, chain_pem: bytes) -> str:
+    (tmp_path / "roots.pem").write_bytes(pebble.root_pem())
+    (tmp_path / "chain.pem").write_bytes(chain_pem)
+    result = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(tmp_path / "roots.pem"),
+            "-untrusted",
+            str(tmp_path / "chain.pem"),
+            str(tmp_path / "chain.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return subprocess.run(
+        ["openssl", "x509", "-in", str(tmp_path / "chain.pem"), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+async def wait_ready(h: Harness, name: str, timeout: float = 90) -> None:
+    def done() -> bool:
+        return h.ready(NS, name)
+
+    try:
+        await h.settle(done, timeout=timeout)
+    except TimeoutError:
+        orders = (await h.store.list(ORDERS, namespace=NS)).items
+        challenges = (await h.store.list(CHALLENGES, namespace=NS)).items
+        cert = await h.get(CERTIFICATES, name, NS)
+        raise AssertionError(
+            f"not ready: {cert.get('status')}\norders: {[o.get('status') for o in orders]}\n"
+            f"challenges: {[c.get('status') for c in challenges]}"
+        ) from None
+
+
+async def test_http01_issuance_through_pebble(
+    pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server], tmp_path: Path
+) -> None:
+    responder, server = solver_server
+    async with running_engine(
+        EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **engine_args(responder, server, bind)
+    ) as h:
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [{"http01": {"ingress": {}}}]))
+        await h.apply(CERTIFICATES, certificate("web", [f"web.{ZONE}", f"www.{ZONE}"]))
+        await wait_ready(h, "web")
+        secret = await h.get(SECRETS, "web-tls", NS)
+        san = verify_chain(pebble, tmp_path, base64.b64decode(secret["data"]["tls.crt"]))
+        assert f"DNS:web.{ZONE}" in san
+        issuer = await h.get(CLUSTER_ISSUERS, "pebble")
+        assert issuer["status"]["acme"]["uri"].startswith("https://127.0.0.1:")
+        assert issuer["status"]["acme"]["lastRegisteredEmail"] == "Admin@Example.Test"
+        account = await h.get(SECRETS, "pebble-account", NS)
+        assert account["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "cert-manager"}
+        # finished challenges are cleaned up: nothing left to answer
+        await h.settle(lambda: not h.engine.challenges.cache.items(), timeout=30)
+        assert len(responder) == 0
+
+
+async def test_dns01_wildcard_through_rfc2136_to_bind(
+    pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server], tmp_path: Path
+) -> None:
+    responder, server = solver_server
+    key = bind.key("hmac-sha256")
+    solver = {
+        "dns01": {
+            "rfc2136": {
+                "nameserver": bind.nameserver,
+                "tsigKeyName": key.name,
+                "tsigAlgorithm": key.cert_manager_algorithm,
+                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+            }
+        }
+    }
+    async with running_engine(
+        EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **engine_args(responder, server, bind)
+    ) as h:
+        await h.apply(
+            SECRETS,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "tsig", "namespace": NS},
+                "data": {"secret": base64.b64encode(key.secret.encode()).decode()},
+            },
+        )
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+        await h.apply(CERTIFICATES, certificate("wild", [f"*.{ZONE}", ZONE]))
+        await wait_ready(h, "wild", timeout=120)
+        secret = await h.get(SECRETS, "wild-tls", NS)
+        san = verify_chain(pebble, tmp_path, base64.b64decode(secret["data"]["tls.crt"]))
+        assert f"DNS:*.{ZONE}" in san
+        await asyncio.sleep(0)
