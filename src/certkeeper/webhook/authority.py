@@ -315,7 +315,7 @@ class DynamicCertificateSource:
             generation = self._authority.generation
             try:
                 leaf = self.issue()
-            except TLSError as exc:
+            except (TLSError, PkiError) as exc:
                 log.info("cannot issue the serving certificate yet (%s); retrying in %.0fs", exc, self._retry)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._authority.changed.wait(), self._retry)
