@@ -21,7 +21,7 @@ order. Follows apiextensions-apiserver ``pkg/apiserver/schema/{pruning,defaultin
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -95,7 +95,7 @@ class SchemaValidator:
             return StructuralResult(object=None, errors=(refused,), unknown_fields=())
         unknown: list[str] = []
         meta_unknown: list[str] = []
-        pruned = _prune(obj, self._root, [], unknown, resource_root=resource_root)
+        pruned = _prune(obj, self._root, None, unknown, resource_root=resource_root)
         if resource_root and isinstance(pruned, dict) and isinstance(pruned.get("metadata"), dict):
             meta = pruned["metadata"]
             for key in sorted(set(meta) - self._metadata_fields):
@@ -122,8 +122,33 @@ def _children(value: object) -> Iterator[tuple[object, object]] | None:
     return None
 
 
+def _within_limits(obj: object, limits: Limits) -> bool:
+    """Whether ``obj`` breaks no limit: one level at a time, without recursion, counting without paths."""
+    if not isinstance(obj, dict | list | tuple):
+        return True
+    count = 1
+    depth = 1
+    level: list[object] = [obj]
+    while level:
+        nested: list[object] = []
+        for container in level:
+            children = container.values() if isinstance(container, dict) else container
+            assert isinstance(children, Collection)
+            count += len(children)
+            if count > limits.max_values:
+                return False
+            nested.extend(child for child in children if isinstance(child, dict | list | tuple))
+        if nested and depth >= limits.max_depth:
+            return False
+        depth += 1
+        level = nested
+    return True
+
+
 def _check_limits(obj: object, limits: Limits) -> FieldError | None:
-    """Walk the input without recursion, stopping at the first limit it breaks."""
+    """The first limit ``obj`` breaks, walking it in order (only when :func:`_within_limits` says one is)."""
+    if _within_limits(obj, limits):
+        return None
     root = _children(obj)
     if root is None:
         return None
@@ -173,14 +198,39 @@ def _key(key: object) -> str:
 # --- pruning, null removal, defaulting -----------------------------------------------------------
 
 
-def _record(unknown: list[str], parent: list[str], key: str) -> None:
-    unknown.append("".join([*parent, f".{key}" if parent else key]))
+#: Where a pruned value is: (parent, segment), None at the top; joined only to report an unknown field.
+_Where = tuple["_Where", str] | None
+
+
+def _record(unknown: list[str], parent: _Where, key: str) -> None:
+    segments = [f".{key}" if parent is not None else key]
+    while parent is not None:
+        parent, segment = parent
+        segments.append(segment)
+    unknown.append("".join(reversed(segments)))
+
+
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _copy(value: object) -> object:
+    """A deep copy of a decoded JSON value; anything else (a YAML loader's types) through ``copy.deepcopy``."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        assert isinstance(value, dict)
+        return {key: _copy(child) for key, child in value.items()}
+    if kind is list:
+        assert isinstance(value, list)
+        return [_copy(child) for child in value]
+    return copy.deepcopy(value)
 
 
 def _prune(
     value: object,
     node: CompiledSchema | None,
-    parent: list[str],
+    parent: _Where,
     unknown: list[str],
     *,
     resource_root: bool = False,
@@ -194,34 +244,42 @@ def _prune(
     """
     if isinstance(value, dict):
         keep_unknown = preserve or (node is not None and node.preserve_unknown)
+        properties = node.properties if node is not None else {}
+        additional = node.additional if node is not None else None
         pruned: dict[str, object] = {}
         for raw_key, child in value.items():
-            key = _key(raw_key)
-            sub = node.field(key) if node is not None else None
+            key = raw_key if type(raw_key) is str else _key(raw_key)
+            sub = properties.get(key, additional)
             if child is None and sub is not None and not sub.nullable and sub.default is None:
                 continue  # PruneNonNullableNullsWithoutDefaults
             if resource_root and key in _RESOURCE_META:
-                pruned[key] = copy.deepcopy(child)
+                pruned[key] = _copy(child)
             elif sub is not None:
-                step = f".{key}" if parent else key
-                pruned[key] = _prune(child, sub, [*parent, step], unknown)
+                if type(child) in _SCALARS:
+                    pruned[key] = child  # what _prune returns for a scalar, without the call
+                else:
+                    step = f".{key}" if parent is not None else key
+                    pruned[key] = _prune(child, sub, (parent, step), unknown)
             elif keep_unknown:
-                pruned[key] = copy.deepcopy(child)
-            elif key not in _RESOURCE_META or parent:
+                pruned[key] = _copy(child)
+            elif key not in _RESOURCE_META or parent is not None:
                 _record(unknown, parent, key)
         return pruned
     if isinstance(value, list | tuple):
         items = node.items if node is not None else None
         inherit = preserve or (node is not None and node.preserve_unknown)
         if inherit and items is None:
-            return copy.deepcopy(list(value))
-        return [_prune(child, items, [*parent, f"[{i}]"], unknown, preserve=inherit) for i, child in enumerate(value)]
-    return copy.deepcopy(value)
+            return _copy(list(value))
+        return [
+            child if type(child) in _SCALARS else _prune(child, items, (parent, f"[{i}]"), unknown, preserve=inherit)
+            for i, child in enumerate(value)
+        ]
+    return _copy(value)
 
 
 def _default(value: object, node: CompiledSchema | None) -> None:
     """Apply CRD ``default``s in place, as structuraldefaulting.Default does."""
-    if node is None:
+    if node is None or not node.defaults_below:
         return
     if isinstance(value, dict):
         for name, prop in node.properties.items():

@@ -9,6 +9,7 @@ here, so a new rule can never be skipped silently. Pure.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,9 +38,14 @@ class CountRule:
         return sum(1 for name in self.fields if name in value) == self.count
 
 
+#: The Python type a JSON value of each schema type decodes to, where that alone settles the type check.
+_EXACT_TYPES: Final[dict[str, type]] = {"string": str, "object": dict, "array": list, "boolean": bool}
+
+
 @dataclass(slots=True, kw_only=True)
 class CompiledSchema:
-    """One schema node, ready for validation."""
+    """One schema node, ready for validation. Not to be changed after construction: what is known of
+    the nodes below (``has_rules``, ``walks``, ``defaults_below``) is computed once, when it is built."""
 
     type: str | None = None
     format: str | None = None
@@ -68,6 +74,25 @@ class CompiledSchema:
     list_type: str | None = None
     list_map_keys: tuple[str, ...] = ()
     rules: tuple[CountRule, ...] = ()
+    #: This node or one below (``anyOf`` branches included) carries a CEL rule.
+    rules_below: bool = field(init=False, default=False)
+    #: This node or one below (``anyOf`` branches excluded) has a list type or a CEL rule to check.
+    walks: bool = field(init=False, default=False)
+    #: A node below (``anyOf`` branches excluded) has a ``default``.
+    defaults_below: bool = field(init=False, default=False)
+    #: A value of exactly this Python type passes the type check (None: the full check decides).
+    exact_type: builtins.type | None = field(init=False, default=None)
+    #: The node limits strings (length or pattern).
+    string_rules: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        below = [*self.properties.values(), self.additional, self.items]
+        children = [child for child in below if child is not None]
+        self.rules_below = bool(self.rules) or any(child.rules_below for child in (*children, *self.any_of))
+        self.walks = bool(self.rules) or self.list_type in ("map", "set") or any(child.walks for child in children)
+        self.defaults_below = any(child.default is not None or child.defaults_below for child in children)
+        self.exact_type = _EXACT_TYPES.get(self.type or "")
+        self.string_rules = self.max_length is not None or self.min_length is not None or self.pattern is not None
 
     def field(self, name: str) -> CompiledSchema | None:
         """The schema of field ``name``: a declared property, else ``additionalProperties``."""
@@ -75,8 +100,7 @@ class CompiledSchema:
 
     def has_rules(self) -> bool:
         """Whether this node or any node below carries a CEL rule."""
-        children = [*self.properties.values(), self.additional, self.items, *self.any_of]
-        return bool(self.rules) or any(child is not None and child.has_rules() for child in children)
+        return self.rules_below
 
 
 _TERM: Final = re.compile(r"\(\s*has\(\s*self\.([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\?\s*1\s*:\s*0\s*\)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, Literal
 
 from certkeeper.api import field as fe
 from certkeeper.api.field import OMIT, ErrorType, FieldError, FieldPath
@@ -36,6 +36,49 @@ RULES_NOT_CHECKED: Final = (
 _FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
+class _Trail:
+    """Where a value is, built cheaply on every step and made a :class:`FieldPath` only for an error."""
+
+    __slots__ = ("_label", "_op", "_parent", "_path")
+
+    def __init__(
+        self, parent: _Trail | None, op: Literal["child", "index", "key"], label: str | int, path: FieldPath | None
+    ) -> None:
+        self._parent = parent
+        self._op = op
+        self._label = label
+        self._path = path
+
+    @classmethod
+    def at(cls, path: FieldPath) -> _Trail:
+        return cls(None, "child", "", path)
+
+    def child(self, name: str) -> _Trail:
+        return _Trail(self, "child", name, None)
+
+    def index(self, i: int) -> _Trail:
+        return _Trail(self, "index", i, None)
+
+    def key(self, k: str) -> _Trail:
+        return _Trail(self, "key", k, None)
+
+    def path(self) -> FieldPath:
+        if self._path is None:
+            assert self._parent is not None
+            base = self._parent.path()
+            if self._op == "index":
+                assert isinstance(self._label, int)
+                self._path = base.index(self._label)
+            elif self._op == "key":
+                self._path = base.key(str(self._label))
+            else:
+                self._path = base.child(str(self._label))
+        return self._path
+
+    def __str__(self) -> str:
+        return str(self.path())
+
+
 class Checker:
     """Collects every error of one object; use once per object."""
 
@@ -48,7 +91,7 @@ class Checker:
         self.check(value, root, FieldPath())
         list_errors: list[FieldError] = []
         rule_errors: list[FieldError] = []
-        _walk_lists_and_rules(value, root, FieldPath(), list_errors, rule_errors)
+        _walk_lists_and_rules(value, root, _Trail.at(FieldPath()), list_errors, rule_errors)
         errors = self.errors + list_errors
         if root.has_rules():
             if self._blocking:
@@ -62,30 +105,42 @@ class Checker:
         if type_invalid or error.type in _BLOCKING:
             self._blocking = True
 
-    def _type_error(self, path: FieldPath, type_name: str, data: str) -> None:
+    def _type_error(self, path: _Trail, type_name: str, data: str) -> None:
         detail = f"{path} in body must be of type {type_name}: {go_quote(data)}"
         self._add(FieldError(ErrorType.INVALID, str(path), data, detail), type_invalid=True)
 
     def check(self, value: object, node: CompiledSchema, path: FieldPath) -> None:
         """The per-node validators, in kube-openapi's order."""
-        self._type(value, node, path)
+        self._check(value, node, _Trail.at(path))
+
+    def _check(self, value: object, node: CompiledSchema, path: _Trail) -> None:
+        # The validators a node has nothing for are not called (most nodes are a type and nothing else).
+        if type(value) is not node.exact_type:
+            self._type(value, node, path)
         if value is None:
-            self._enum(value, node, path)
+            if node.enum:
+                self._enum(value, node, path)
             return
         if node.any_of:
             self._any_of(value, node, path)
         if isinstance(value, str):
-            self._string(value, node, path)
-            self._format(value, node, path)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            self._number(as_go_number(value), node, path)
-        if isinstance(value, list | tuple):
-            self._array(value, node, path)
-        self._enum(value, node, path)
-        if isinstance(value, dict):
+            if node.string_rules:
+                self._string(value, node, path)
+            if node.format:
+                self._format(value, node, path)
+        elif isinstance(value, dict):
+            if node.enum:
+                self._enum(value, node, path)
             self._object(value, node, path)
+            return
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            self._number(as_go_number(value), node, path)
+        elif isinstance(value, list | tuple):
+            self._array(value, node, path)
+        if node.enum:
+            self._enum(value, node, path)
 
-    def _type(self, value: object, node: CompiledSchema, path: FieldPath) -> None:
+    def _type(self, value: object, node: CompiledSchema, path: _Trail) -> None:
         if node.type is None and node.format is None:
             return
         types = (node.type,) if node.type else ()
@@ -107,11 +162,11 @@ class Checker:
         if not matches:
             self._type_error(path, ",".join(types), schema_type)
 
-    def _any_of(self, value: object, node: CompiledSchema, path: FieldPath) -> None:
+    def _any_of(self, value: object, node: CompiledSchema, path: _Trail) -> None:
         first_failure: Checker | None = None
         for branch in node.any_of:
             attempt = Checker()
-            attempt.check(value, branch, path)
+            attempt._check(value, branch, path)
             if not attempt.errors:
                 return
             first_failure = first_failure or attempt
@@ -121,24 +176,24 @@ class Checker:
             self.errors.extend(first_failure.errors)
             self._blocking = self._blocking or first_failure._blocking
 
-    def _string(self, value: str, node: CompiledSchema, path: FieldPath) -> None:
+    def _string(self, value: str, node: CompiledSchema, path: _Trail) -> None:
         # kube-openapi stops at the first string failure; lengths count characters (runes).
         if node.max_length is not None and len(value) > node.max_length:
             unit = "byte" if node.max_length == 1 else "bytes"
             detail = f"may not be more than {node.max_length} {unit}"
             self._add(FieldError(ErrorType.TOO_LONG, str(path), OMIT, detail))
         elif node.min_length is not None and len(value) < node.min_length:
-            self._add(fe.invalid(path, value, f"{path} in body should be at least {node.min_length} chars long"))
+            self._add(fe.invalid(path.path(), value, f"{path} in body should be at least {node.min_length} chars long"))
         elif node.pattern is not None and node.pattern.search(value) is None:
-            self._add(fe.invalid(path, value, f"{path} in body should match '{node.pattern_text}'"))
+            self._add(fe.invalid(path.path(), value, f"{path} in body should match '{node.pattern_text}'"))
 
-    def _format(self, value: str, node: CompiledSchema, path: FieldPath) -> None:
+    def _format(self, value: str, node: CompiledSchema, path: _Trail) -> None:
         check = FORMAT_CHECKS.get(node.format or "")
         if check is not None and not check(value):
             detail = f"{path} in body must be of type {node.format}: {go_quote(value)}"
             self._add(FieldError(ErrorType.INVALID, str(path), value, detail), type_invalid=True)
 
-    def _number(self, value: int | float, node: CompiledSchema, path: FieldPath) -> None:
+    def _number(self, value: int | float, node: CompiledSchema, path: _Trail) -> None:
         fmt = node.format or ""
         if node.type == "integer" and not fits_integer_format(value, fmt):
             kind = f"with format {fmt}" if fmt in ("int32", "int64") else "(default format)"
@@ -151,44 +206,44 @@ class Checker:
             low = value <= bound if node.exclusive_minimum else value < bound
             if low:
                 words = "greater than" if node.exclusive_minimum else "greater than or equal to"
-                self._add(fe.invalid(path, value, f"{path} in body should be {words} {go_number(bound)}"))
+                self._add(fe.invalid(path.path(), value, f"{path} in body should be {words} {go_number(bound)}"))
         if node.maximum is not None:
             bound = _native_bound(node.maximum, value)
             high = value >= bound if node.exclusive_maximum else value > bound
             if high:
                 words = "less than" if node.exclusive_maximum else "less than or equal to"
-                self._add(fe.invalid(path, value, f"{path} in body should be {words} {go_number(bound)}"))
+                self._add(fe.invalid(path.path(), value, f"{path} in body should be {words} {go_number(bound)}"))
 
-    def _array(self, value: Sequence[object], node: CompiledSchema, path: FieldPath) -> None:
+    def _array(self, value: Sequence[object], node: CompiledSchema, path: _Trail) -> None:
         if node.items is not None:
             for i, item in enumerate(value):
-                self.check(item, node.items, path.index(i))
+                self._check(item, node.items, path.index(i))
         if node.min_items is not None and len(value) < node.min_items:
             detail = f"{path} in body should have at least {node.min_items} items"
-            self._add(fe.invalid(path, len(value), detail))
+            self._add(fe.invalid(path.path(), len(value), detail))
         if node.max_items is not None and len(value) > node.max_items:
-            self._add(fe.too_many(path, len(value), node.max_items))
+            self._add(fe.too_many(path.path(), len(value), node.max_items))
 
-    def _enum(self, value: object, node: CompiledSchema, path: FieldPath) -> None:
+    def _enum(self, value: object, node: CompiledSchema, path: _Trail) -> None:
         if not node.enum or any(_same(value, allowed) for allowed in node.enum):
             return
         supported = [allowed if isinstance(allowed, str) else json.dumps(allowed) for allowed in node.enum]
-        self._add(fe.not_supported(path, value, supported))
+        self._add(fe.not_supported(path.path(), value, supported))
 
-    def _object(self, value: dict[str, object], node: CompiledSchema, path: FieldPath) -> None:
+    def _object(self, value: dict[str, object], node: CompiledSchema, path: _Trail) -> None:
         if node.min_properties is not None and len(value) < node.min_properties:
             detail = f"{path} in body should have at least {node.min_properties} properties"
-            self._add(fe.invalid(path, len(value), detail))
+            self._add(fe.invalid(path.path(), len(value), detail))
         if node.max_properties is not None and len(value) > node.max_properties:
-            self._add(fe.too_many(path, len(value), node.max_properties))
+            self._add(fe.too_many(path.path(), len(value), node.max_properties))
         if node.additional is not None:
             for key in sorted(set(value) - set(node.properties)):
-                self.check(value[key], node.additional, path.child(key))
+                self._check(value[key], node.additional, path.child(key))
         for name in sorted(node.properties.keys() & value.keys()):
-            self.check(value[name], node.properties[name], path.child(name))
+            self._check(value[name], node.properties[name], path.child(name))
         for name in node.required:
             if name not in value:
-                self._add(fe.required(path.child(name)))
+                self._add(fe.required(path.child(name).path()))
 
 
 def _native_bound(bound: int | float, value: int | float) -> int | float:
@@ -211,12 +266,12 @@ def _same(value: object, allowed: object) -> bool:
 def _walk_lists_and_rules(
     value: object,
     node: CompiledSchema | None,
-    path: FieldPath,
+    path: _Trail,
     list_errors: list[FieldError],
     rule_errors: list[FieldError],
 ) -> None:
     """List-type map/set uniqueness (listtype.ValidateListSetsAndMaps) and CEL rules, depth first."""
-    if node is None:
+    if node is None or not node.walks:
         return
     if isinstance(value, dict):
         for rule in node.rules:
@@ -231,7 +286,7 @@ def _walk_lists_and_rules(
         if node.list_type == "map":
             list_errors.extend(_list_map_errors(value, node.list_map_keys, path))
         elif node.list_type == "set":
-            list_errors.extend(fe.duplicate(path.index(i), value[i]) for i in _second_occurrences(value))
+            list_errors.extend(fe.duplicate(path.index(i).path(), value[i]) for i in _second_occurrences(value))
         for i, item in enumerate(value):
             _walk_lists_and_rules(item, node.items, path.index(i), list_errors, rule_errors)
 
@@ -253,14 +308,14 @@ def _second_occurrences(values: Sequence[object]) -> list[int]:
     return second
 
 
-def _list_map_errors(value: Sequence[object], keys: Sequence[str], path: FieldPath) -> list[FieldError]:
+def _list_map_errors(value: Sequence[object], keys: Sequence[str], path: _Trail) -> list[FieldError]:
     for i, item in enumerate(value):
         if item is not None and not isinstance(item, dict):
-            return [fe.invalid(path.index(i), item, "must be an object for an array of list-type map")]
+            return [fe.invalid(path.index(i).path(), item, "must be an object for an array of list-type map")]
     if len(value) <= 1:
         return []
     entries = [{key: item[key] for key in keys if key in item} if isinstance(item, dict) else {} for item in value]
-    return [fe.duplicate(path.index(i), entries[i]) for i in _second_occurrences(entries)]
+    return [fe.duplicate(path.index(i).path(), entries[i]) for i in _second_occurrences(entries)]
 
 
 __all__ = ["RULES_NOT_CHECKED", "Checker"]
