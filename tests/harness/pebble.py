@@ -46,6 +46,7 @@ from tests.harness.kube import free_port
 CURRENT_VERSION: Final = "v2.10.3"
 START_TIMEOUT_SECONDS: Final = 20.0
 STOP_TIMEOUT_SECONDS: Final = 5.0
+START_ATTEMPTS: Final = 3
 
 
 class PebbleError(RuntimeError):
@@ -114,6 +115,7 @@ class Pebble:
         self.log_file = workdir / "pebble.log"
         self.ca_file = workdir / "tls" / "ca.crt"
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def directory_url(self) -> str:
@@ -172,22 +174,43 @@ class Pebble:
         return env
 
     def start(self) -> None:
-        """Start pebble and wait until its directory answers; on failure, stop it and raise with the log."""
+        """Start pebble and wait until its directory answers; on failure, stop it and raise with the log.
+
+        A free port can be taken by another process between the pick and pebble's bind (others run tests
+        on this machine too): then the harness picks new ports for its own listeners and tries again.
+        """
         if self._process is not None:
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [str(self.binary), "-config", str(self._write_config())]
-        if self.config.dns_server:
-            command += ["-dnsserver", self.config.dns_server]
-        with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(
-                command, cwd=self.workdir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT
-            )
+        for attempt in range(START_ATTEMPTS):
+            command = [str(self.binary), "-config", str(self._write_config())]
+            if self.config.dns_server:
+                command += ["-dnsserver", self.config.dns_server]
+            self._log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+            with self.log_file.open("ab") as log:
+                self._process = subprocess.Popen(
+                    command, cwd=self.workdir, env=self._environment(), stdout=log, stderr=subprocess.STDOUT
+                )
+            try:
+                self._wait_ready()
+                return
+            except PebbleError:
+                self.stop()
+                if attempt + 1 == START_ATTEMPTS or not self._lost_a_port():
+                    raise
+                self.acme_port, self.management_port = free_port(), free_port()
+            except BaseException:
+                self.stop()
+                raise
+
+    def _lost_a_port(self) -> bool:
+        """True when this start attempt's log says a listener could not bind."""
         try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_start)
+                return b"address already in use" in log.read()
+        except OSError:
+            return False
 
     def _ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.ca_file))
@@ -197,9 +220,15 @@ class Pebble:
         while True:
             if self._process is None or self._process.poll() is not None:
                 raise PebbleError(f"pebble exited during start-up:\n{self.log_tail()}")
+            if self._lost_a_port():
+                # pebble logs a failed management bind and runs on without it: give up on this attempt.
+                raise PebbleError(f"pebble could not bind its ports:\n{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.directory_url, context=self._ssl_context(), timeout=2):  # noqa: S310
-                    return
+                # Both listeners: the ACME directory, and the management API the tests read roots from.
+                for url in (self.directory_url, f"{self.management_url}/roots/0"):
+                    with urllib.request.urlopen(url, context=self._ssl_context(), timeout=2):  # noqa: S310
+                        pass
+                return
             except (urllib.error.URLError, OSError) as exc:
                 if time.monotonic() > deadline:
                     raise PebbleError(
