@@ -211,3 +211,52 @@ async def test_dns01_wildcard_through_rfc2136_to_bind(
         san = verify_chain(pebble, tmp_path, base64.b64decode(secret["data"]["tls.crt"]))
         assert f"DNS:*.{ZONE}" in san
         await asyncio.sleep(0)
+
+
+@pytest.fixture
+def pebble_unreachable_solver(tmp_path: Path, bind: Bind) -> Iterator[Pebble]:
+    # pebble dials a port nobody listens on: every HTTP-01 validation fails with a connection problem.
+    from tests.harness.kube import free_port
+
+    config = PebbleConfig(http_port=free_port(), dns_server=bind.nameserver, always_valid=False)
+    with Pebble(tmp_path, config) as running:
+        yield running
+
+
+async def test_failed_challenge_surfaces_the_acme_problem_and_backs_off(
+    pebble_unreachable_solver: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> None:
+    pebble = pebble_unreachable_solver
+    responder, server = solver_server
+    # waitInsteadOfSelfCheck skips certkeeper's own check, so the CA's validation is what fails.
+    solver = {"http01": {"ingress": {}}, "waitInsteadOfSelfCheck": "1s"}
+    args = engine_args(responder, server, bind)
+    async with running_engine(EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **args) as h:
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+        await h.apply(CERTIFICATES, certificate("web", [f"web.{ZONE}"]))
+
+        def failed() -> bool:
+            raw = h.engine.certificates.cache.get(f"{NS}/web") or {}
+            return bool(raw.get("status", {}).get("lastFailureTime"))
+
+        await h.settle(failed, timeout=90)
+        challenges = (await h.store.list(CHALLENGES, namespace=NS)).items
+        assert [c["status"]["state"] for c in challenges] == ["invalid"]
+        problem = challenges[0]["status"]["reason"]
+        assert problem.startswith("Error accepting authorization: acme: authorization error for web.example.test")
+        assert "connection refused" in problem
+        orders = (await h.store.list(ORDERS, namespace=NS)).items
+        assert orders[0]["status"]["state"] == "invalid"
+        assert orders[0]["status"]["failureTime"]
+        assert "urn:ietf:params:acme:error:connection" in orders[0]["status"]["reason"]
+        cert = await h.get(CERTIFICATES, "web", NS)
+        issuing = next(c for c in cert["status"]["conditions"] if c["type"] == "Issuing")
+        assert issuing["status"] == "False"
+        assert issuing["reason"] == "Failed"
+        assert issuing["message"].startswith("The certificate request has failed to complete and will be retried")
+        assert 'order is in "invalid" state' in issuing["message"]
+        assert cert["status"]["failedIssuanceAttempts"] == 1
+        # and the trigger backs off: no new request is made within the first hour
+        await asyncio.sleep(2)
+        requests = (await h.store.list(ORDERS, namespace=NS)).items
+        assert len(requests) == 1

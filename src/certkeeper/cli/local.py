@@ -20,12 +20,17 @@ import click
 from rich.console import Console
 from rich.live import Live
 
+from certkeeper.acme.solvers.dns01 import DNS01Solver
+from certkeeper.acme.solvers.http01_check import HTTP01SelfCheck, NameserverResolver
+from certkeeper.acme.solvers.rfc2136 import rfc2136_provider
 from certkeeper.api import features
 from certkeeper.api.features import FeatureGates
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.controllers.engine import Engine
+from certkeeper.issuers.acme import AccountRegistry, AcmeIssuerBackend
 from certkeeper.issuers.ca import CAIssuer
 from certkeeper.issuers.selfsigned import SelfSignedIssuer
+from certkeeper.localmode.acme import LazyHTTP01Solver, parse_listen
 from certkeeper.localmode.admission import store_admission
 from certkeeper.localmode.hooks import HookRunner
 from certkeeper.localmode.scan import DirectoryScanner
@@ -58,6 +63,10 @@ class LocalConfig:
     gates: FeatureGates
     cluster_resource_namespace: str
     live: bool
+    acme_http01_listen: str = "0.0.0.0:80"
+    #: DNS servers for the HTTP-01 self check and DNS-01 propagation checks (empty: the system's).
+    nameservers: tuple[str, ...] = ()
+    dns01_nameservers_only: bool = False
 
 
 def _state_dir(directory: Path, state_dir: Path | None) -> Path:
@@ -94,12 +103,29 @@ async def run_local(config: LocalConfig, console: Console) -> int:
         console.print(f"[red]error:[/] {exc}")
         return 2
     sink = SecretFileSink(config.out_dir)
+    accounts = AccountRegistry()
+    http01 = LazyHTTP01Solver(
+        config.acme_http01_listen,
+        self_check=HTTP01SelfCheck(
+            port=parse_listen(config.acme_http01_listen)[1],
+            resolver=NameserverResolver(list(config.nameservers)) if config.nameservers else None,
+        ),
+    )
     engine = Engine(
         store,
         clock=clock,
         options=EngineOptions(cluster_resource_namespace=config.cluster_resource_namespace, feature_gates=config.gates),
-        issuer_backends={"selfsigned": SelfSignedIssuer(), "ca": CAIssuer()},
+        issuer_backends={"selfsigned": SelfSignedIssuer(), "ca": CAIssuer(), "acme": AcmeIssuerBackend(accounts)},
         component="certkeeper-local",
+        acme_accounts=accounts,
+        solvers={
+            "HTTP-01": http01,
+            "DNS-01": DNS01Solver(
+                providers={"rfc2136": rfc2136_provider},
+                nameservers=list(config.nameservers) or None,
+                check_authoritative=not config.dns01_nameservers_only,
+            ),
+        },
     )
     sync = ManifestSync(config.directory, store, parse=parse_manifest_bytes, index_path=config.state_dir / INDEX_FILE)
     scanner = DirectoryScanner(config.directory)
@@ -120,6 +146,8 @@ async def run_local(config: LocalConfig, console: Console) -> int:
         return await _main_loop(config, console, engine, sync, scanner, stop, hooks)
     finally:
         await engine.stop()
+        await http01.aclose()
+        await accounts.aclose()
         for task in background:
             task.cancel()
         for task in background:
@@ -227,6 +255,24 @@ def local() -> None:
     help="Namespace whose Secrets ClusterIssuers use.",
 )
 @click.option("--live/--plain", default=None, help="Live terminal view (default: when stdout is a terminal).")
+@click.option(
+    "--acme-http01-listen",
+    default="0.0.0.0:80",
+    show_default=True,
+    help="Where to answer ACME HTTP-01 challenges (bound when the first one is presented).",
+)
+@click.option(
+    "--nameservers",
+    "--dns01-recursive-nameservers",
+    "nameservers",
+    default="",
+    help="Comma-separated DNS servers (host:port) for HTTP-01 self checks and DNS-01 propagation checks.",
+)
+@click.option(
+    "--dns01-recursive-nameservers-only",
+    is_flag=True,
+    help="Check DNS-01 propagation only at --nameservers, not at the zone's authoritative servers.",
+)
 def run_command(
     directory: Path,
     state_dir: Path | None,
@@ -238,6 +284,9 @@ def run_command(
     feature_gates: str,
     cluster_resource_namespace: str,
     live: bool | None,
+    acme_http01_listen: str,
+    nameservers: str,
+    dns01_recursive_nameservers_only: bool,
 ) -> None:
     """Issue and renew the certificates declared in DIRECTORY, watching it for changes."""
     try:
@@ -257,7 +306,14 @@ def run_command(
         gates=gates,
         cluster_resource_namespace=cluster_resource_namespace,
         live=console.is_terminal if live is None else live,
+        acme_http01_listen=acme_http01_listen,
+        nameservers=tuple(n.strip() for n in nameservers.split(",") if n.strip()),
+        dns01_nameservers_only=dns01_recursive_nameservers_only,
     )
+    try:
+        parse_listen(acme_http01_listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--acme-http01-listen") from exc
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(asyncio.run(run_local(config, console)))
 
