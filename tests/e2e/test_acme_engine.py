@@ -254,7 +254,7 @@ async def test_failed_challenge_surfaces_the_acme_problem_and_backs_off(
         assert issuing["status"] == "False"
         assert issuing["reason"] == "Failed"
         assert issuing["message"].startswith("The certificate request has failed to complete and will be retried")
-        assert 'order is in "invalid" state' in issuing["message"]
+        assert 'order is in "invalid" state: 400 urn:ietf:params:acme:error:connection' in issuing["message"]
         assert cert["status"]["failedIssuanceAttempts"] == 1
         # and the trigger backs off: no new request is made within the first hour
         await asyncio.sleep(2)
