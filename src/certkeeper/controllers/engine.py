@@ -9,6 +9,11 @@ backends. Event wiring (what a change requeues)::
     Secret                 -> Certificates whose spec.secretName it is, its owning Certificate (next
                               private keys), Issuers/ClusterIssuers that read it
     Issuer / ClusterIssuer -> itself (setup) and every CertificateRequest naming it (signer)
+
+Given ``secret_metadata_store`` (the kube backend's ``MetadataStore``), Secrets are watched by two
+informers, as cert-manager's SecretsFilteredCaching does: those labelled ``controller.cert-manager.io/fao``
+whole, every other one as metadata only; a reconcile that reads one of the latter gets it by a GET
+(``SecretNotCached`` -> load -> run again), so memory does not grow with the cluster's unrelated Secrets.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
@@ -23,6 +29,7 @@ from certkeeper.acme.solvers.base import Solver
 from certkeeper.api.acme import Challenge, Order
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.core import Secret
+from certkeeper.api.meta import Resource
 from certkeeper.controllers.acmechallenges import MAX_CONCURRENT, ChallengeController, ChallengeScheduler
 from certkeeper.controllers.acmeorders import OrderController
 from certkeeper.controllers.certificaterequests import RequestControllers
@@ -34,18 +41,22 @@ from certkeeper.controllers.context import (
     BY_UID,
     Context,
     EngineOptions,
+    SecretCache,
+    SecretNotCached,
     TypedCache,
+    loading_secrets,
 )
 from certkeeper.controllers.issuers import IssuerControllers
 from certkeeper.controllers.metrics import EngineCollector
 from certkeeper.issuers.acme import AccountRegistry
 from certkeeper.issuers.base import IssuerBackend
 from certkeeper.runtime.clock import Clock
-from certkeeper.runtime.controller import Controller, Result
+from certkeeper.runtime.controller import Controller, Result, RetryAfter
 from certkeeper.runtime.events import EventRecorder
 from certkeeper.runtime.informer import Handler, Informer, index_by_owner_uid, object_key, strip_noise
 from certkeeper.runtime.outcome import Outcome, apply_outcome
-from certkeeper.store.ports import RawObject, ResourceType, Store, StoreError
+from certkeeper.store.kube.metadata import OTHER_SECRETS, OWNED_SECRETS
+from certkeeper.store.ports import LabelSelector, NotFound, RawObject, ResourceType, Store, StoreError
 from certkeeper.store.resources import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
@@ -57,6 +68,9 @@ from certkeeper.store.resources import (
 )
 
 log = logging.getLogger(__name__)
+
+#: Secrets one reconcile may load on demand before it is retried later instead.
+MAX_SECRET_LOADS: Final = 8
 
 CERTIFICATE_CONTROLLERS: Final = (
     "certificates-trigger",
@@ -110,6 +124,23 @@ def _uid_index(obj: RawObject) -> Iterable[str]:
     return [str(uid)] if uid else []
 
 
+def compact_secret_metadata(obj: RawObject) -> RawObject:
+    """What the metadata-only Secret cache keeps: the name, namespace, resourceVersion and owners.
+
+    The namespace string is interned: thousands of Secrets share a few namespaces.
+    """
+    meta = obj.get("metadata") or {}
+    kept: dict[str, object] = {
+        "name": meta.get("name", ""),
+        "namespace": sys.intern(str(meta.get("namespace", ""))),
+        "resourceVersion": meta.get("resourceVersion", ""),
+    }
+    owners = meta.get("ownerReferences")
+    if owners:
+        kept["ownerReferences"] = owners
+    return {"metadata": kept}
+
+
 def _controller_owner_uid(obj: RawObject) -> str | None:
     for ref in obj.get("metadata", {}).get("ownerReferences") or ():
         if ref.get("controller"):
@@ -131,6 +162,7 @@ class Engine:
         solvers: dict[str, Solver] | None = None,
         max_concurrent_challenges: int = MAX_CONCURRENT,
         max_challenges_per_issuer: int | None = None,
+        secret_metadata_store: Store | None = None,
     ) -> None:
         self.options = options or EngineOptions()
         self.clock = clock
@@ -141,7 +173,27 @@ class Engine:
         self.requests = informer(
             CERTIFICATE_REQUESTS, {BY_OWNER: index_by_owner_uid, BY_ISSUER: _issuer_ref_index, BY_UID: _uid_index}
         )
-        self.secrets = informer(SECRETS, {BY_OWNER: index_by_owner_uid}, keep_managed_fields=True)
+        filtered = secret_metadata_store is not None
+        self.secrets = informer(
+            SECRETS,
+            {BY_OWNER: index_by_owner_uid},
+            keep_managed_fields=True,
+            label_selector=OWNED_SECRETS if filtered else None,
+        )
+        self.secret_metadata = (
+            Informer(
+                secret_metadata_store,
+                SECRETS,
+                clock=clock,
+                namespace=namespace,
+                label_selector=OTHER_SECRETS,
+                indexers={BY_OWNER: index_by_owner_uid},
+                transform=compact_secret_metadata,
+            )
+            if secret_metadata_store is not None
+            else None
+        )
+        self.secret_cache = SecretCache(TypedCache(self.secrets, Secret), self.secret_metadata)
         self.issuers = informer(ISSUERS, {"secret": _issuer_secret_index})
         self.cluster_issuers = (
             Informer(store, CLUSTER_ISSUERS, clock=clock, indexers={"secret": _issuer_secret_index})
@@ -157,7 +209,7 @@ class Engine:
             recorder=EventRecorder(store, clock=clock, component=component),
             certificates=TypedCache(self.certificates, Certificate),
             requests=TypedCache(self.requests, CertificateRequest),
-            secrets=TypedCache(self.secrets, Secret),
+            secrets=self.secret_cache,
             issuers=TypedCache(self.issuers, Issuer),
             cluster_issuers=TypedCache(self.cluster_issuers, ClusterIssuer) if self.cluster_issuers else None,
             issuer_backends=dict(issuer_backends or {}),
@@ -173,7 +225,7 @@ class Engine:
             "certificates-key-manager": lambda cert: keymanager.decide(cert, self.ctx),
             "certificates-request-manager": lambda cert: requestmanager.decide(cert, self.ctx),
             "certificates-issuing": self._sync(issuing.decide),
-            "certificates-readiness": self._sync(readiness.decide),
+            "certificates-readiness": lambda cert: readiness.decide(cert, self.ctx),
             "certificates-revision-manager": self._sync(revisionmanager.decide),
         }
         for name, step in certificate_steps.items():
@@ -208,11 +260,18 @@ class Engine:
         indexers: dict[str, Callable[[RawObject], Iterable[str]]],
         *,
         keep_managed_fields: bool = False,
+        label_selector: LabelSelector | None = None,
     ) -> Informer:
         # Secrets keep managedFields: the post-issuance checks read what the issuing controller applied.
         transform = (lambda obj: obj) if keep_managed_fields else strip_noise
         return Informer(
-            self.store, resource, clock=self.clock, namespace=self._namespace, indexers=indexers, transform=transform
+            self.store,
+            resource,
+            clock=self.clock,
+            namespace=self._namespace,
+            label_selector=label_selector,
+            indexers=indexers,
+            transform=transform,
         )
 
     def _add(
@@ -220,12 +279,41 @@ class Engine:
     ) -> None:
         self.controllers[name] = Controller(
             name,
-            reconcile,
+            self._loading_secrets(reconcile) if self.secret_metadata is not None else reconcile,
             clock=self.clock,
             workers=self.options.workers,
             base_delay=base_delay,
             max_delay=max_delay,
         )
+
+    def _loading_secrets(
+        self, reconcile: Callable[[str], Awaitable[Result | None]]
+    ) -> Callable[[str], Awaitable[Result | None]]:
+        """Run ``reconcile``; each Secret it reads that is cached as metadata only is loaded, then it runs again.
+
+        Controllers decide before they write, so a run stopped by ``SecretNotCached`` has written nothing.
+        """
+
+        async def run(key: str) -> Result | None:
+            loaded: dict[str, Resource | None] = {}
+            with loading_secrets(loaded):
+                while True:
+                    try:
+                        return await reconcile(key)
+                    except SecretNotCached as miss:
+                        if miss.key in loaded or len(loaded) >= MAX_SECRET_LOADS:
+                            raise RetryAfter(1.0, f"secrets still changing: {miss.key}") from None
+                        loaded[miss.key] = await self._load_secret(miss.key)
+
+        return run
+
+    async def _load_secret(self, key: str) -> Resource | None:
+        namespace, _, name = key.partition("/")
+        try:
+            raw = await self.store.get(SECRETS, name, namespace=namespace)
+        except NotFound:
+            return None
+        return self.secret_cache.full.decode(raw)
 
     def _sync(self, decide: Callable[[Certificate, Context], Outcome]) -> Callable[[Certificate], Awaitable[Outcome]]:
         async def step(cert: Certificate) -> Outcome:
@@ -289,9 +377,17 @@ class Engine:
                 for raw in self.cluster_issuers.cache.by_index("secret", name):
                     self._enqueue(("clusterissuers",), object_key(raw))
 
-        self.secrets.add_handler(
-            Handler(on_add=on_secret, on_update=lambda _, new: on_secret(new), on_delete=on_secret)
-        )
+        def present(obj: RawObject) -> None:
+            self.secret_cache.note_present(object_key(obj))
+            on_secret(obj)
+
+        def gone(obj: RawObject) -> None:
+            self.secret_cache.note_gone(object_key(obj))
+            on_secret(obj)
+
+        for secrets in (self.secrets, self.secret_metadata):
+            if secrets is not None:
+                secrets.add_handler(Handler(on_add=present, on_update=lambda _, new: present(new), on_delete=gone))
 
         def on_issuer(kind: str) -> Callable[[RawObject], None]:
             def handle(obj: RawObject) -> None:
@@ -348,6 +444,8 @@ class Engine:
     @property
     def informers(self) -> list[Informer]:
         found = [self.certificates, self.requests, self.secrets, self.issuers, self.orders, self.challenges]
+        if self.secret_metadata is not None:
+            found.append(self.secret_metadata)
         return found + ([self.cluster_issuers] if self.cluster_issuers is not None else [])
 
     async def start(self) -> None:
