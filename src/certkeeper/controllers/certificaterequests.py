@@ -155,8 +155,8 @@ async def decide_signing(request: CertificateRequest, *, ctx: Context) -> Outcom
         report.pending("IssuerTypeMissing", f"Missing issuer type: no issuer specified for Issuer '{where}'")
         return report.outcome()
     backend = ctx.issuer_backends.get(type_name)
-    if backend is None:
-        return NOTHING  # an issuer type this process does not run
+    if backend is None or (ctx.options.signers is not None and type_name not in ctx.options.signers):
+        return NOTHING  # an issuer type this process does not run, or whose signer is turned off
     if not has_condition(issuer.status.conditions if issuer.status else None, IssuerConditionType.READY, "True"):
         report.pending("IssuerNotReady", "Referenced issuer does not have a Ready status condition")
         return report.outcome()

@@ -3,6 +3,9 @@ their raw objects), the issuer registry, options and feature gates.
 
 Typed views decode a cached raw object into its api model once per resourceVersion, so a reconcile
 works on typed objects without each controller paying the decode again.
+
+``secrets`` is a ``SecretCache`` (``secretcache.py``): on the Kubernetes API most Secrets are cached as
+metadata only and loaded while a reconcile needs them.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import msgspec
 
@@ -30,6 +33,9 @@ from certkeeper.runtime.clock import Clock
 from certkeeper.runtime.events import EventRecorder
 from certkeeper.runtime.informer import Informer, object_key
 from certkeeper.store.ports import RawObject, Store
+
+if TYPE_CHECKING:
+    from certkeeper.controllers.secretcache import SecretCache
 
 R = TypeVar("R", bound=Resource)
 
@@ -59,6 +65,9 @@ class EngineOptions:
     enable_certificate_owner_ref: bool = False
     #: Controllers to run; None runs every controller (--controllers=*).
     controllers: frozenset[str] | None = None
+    #: Issuer types whose CertificateRequests are signed (cert-manager's certificaterequests-issuer-<type>
+    #: controllers); None signs for every registered issuer backend.
+    signers: frozenset[str] | None = None
 
 
 class TypedCache:
@@ -109,7 +118,7 @@ class TypedCache:
         return out
 
 
-def _typed(cache: TypedCache | None, model: type[R], obj: Resource | None) -> R | None:
+def _typed(cache: TypedCache | SecretCache | None, model: type[R], obj: Resource | None) -> R | None:
     return obj if isinstance(obj, model) else None
 
 
@@ -121,7 +130,7 @@ class Context:
     recorder: EventRecorder
     certificates: TypedCache
     requests: TypedCache
-    secrets: TypedCache
+    secrets: SecretCache
     issuers: TypedCache
     cluster_issuers: TypedCache | None
     issuer_backends: dict[str, IssuerBackend] = field(default_factory=dict)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Final
 
@@ -29,7 +28,6 @@ from certkeeper.acme.solvers.base import Solver
 from certkeeper.api.acme import Challenge, Order
 from certkeeper.api.certmanager import Certificate, CertificateRequest, ClusterIssuer, Issuer
 from certkeeper.api.core import Secret
-from certkeeper.api.meta import Resource
 from certkeeper.controllers.acmechallenges import MAX_CONCURRENT, ChallengeController, ChallengeScheduler
 from certkeeper.controllers.acmeorders import OrderController
 from certkeeper.controllers.certificaterequests import RequestControllers
@@ -41,22 +39,20 @@ from certkeeper.controllers.context import (
     BY_UID,
     Context,
     EngineOptions,
-    SecretCache,
-    SecretNotCached,
     TypedCache,
-    loading_secrets,
 )
 from certkeeper.controllers.issuers import IssuerControllers
 from certkeeper.controllers.metrics import EngineCollector
+from certkeeper.controllers.secretcache import SecretCache, compact_secret_metadata, loading_secrets_of
 from certkeeper.issuers.acme import AccountRegistry
 from certkeeper.issuers.base import IssuerBackend
 from certkeeper.runtime.clock import Clock
-from certkeeper.runtime.controller import Controller, Result, RetryAfter
+from certkeeper.runtime.controller import Controller, Result
 from certkeeper.runtime.events import EventRecorder
 from certkeeper.runtime.informer import Handler, Informer, index_by_owner_uid, object_key, strip_noise
 from certkeeper.runtime.outcome import Outcome, apply_outcome
 from certkeeper.store.kube.metadata import OTHER_SECRETS, OWNED_SECRETS
-from certkeeper.store.ports import LabelSelector, NotFound, RawObject, ResourceType, Store, StoreError
+from certkeeper.store.ports import LabelSelector, RawObject, ResourceType, Store, StoreError
 from certkeeper.store.resources import (
     CERTIFICATE_REQUESTS,
     CERTIFICATES,
@@ -69,8 +65,6 @@ from certkeeper.store.resources import (
 
 log = logging.getLogger(__name__)
 
-#: Secrets one reconcile may load on demand before it is retried later instead.
-MAX_SECRET_LOADS: Final = 8
 
 CERTIFICATE_CONTROLLERS: Final = (
     "certificates-trigger",
@@ -122,23 +116,6 @@ def _issuer_secret_index(obj: RawObject) -> Iterable[str]:
 def _uid_index(obj: RawObject) -> Iterable[str]:
     uid = obj.get("metadata", {}).get("uid")
     return [str(uid)] if uid else []
-
-
-def compact_secret_metadata(obj: RawObject) -> RawObject:
-    """What the metadata-only Secret cache keeps: the name, namespace, resourceVersion and owners.
-
-    The namespace string is interned: thousands of Secrets share a few namespaces.
-    """
-    meta = obj.get("metadata") or {}
-    kept: dict[str, object] = {
-        "name": meta.get("name", ""),
-        "namespace": sys.intern(str(meta.get("namespace", ""))),
-        "resourceVersion": meta.get("resourceVersion", ""),
-    }
-    owners = meta.get("ownerReferences")
-    if owners:
-        kept["ownerReferences"] = owners
-    return {"metadata": kept}
 
 
 def _controller_owner_uid(obj: RawObject) -> str | None:
@@ -279,41 +256,12 @@ class Engine:
     ) -> None:
         self.controllers[name] = Controller(
             name,
-            self._loading_secrets(reconcile) if self.secret_metadata is not None else reconcile,
+            loading_secrets_of(reconcile, self.store) if self.secret_metadata is not None else reconcile,
             clock=self.clock,
             workers=self.options.workers,
             base_delay=base_delay,
             max_delay=max_delay,
         )
-
-    def _loading_secrets(
-        self, reconcile: Callable[[str], Awaitable[Result | None]]
-    ) -> Callable[[str], Awaitable[Result | None]]:
-        """Run ``reconcile``; each Secret it reads that is cached as metadata only is loaded, then it runs again.
-
-        Controllers decide before they write, so a run stopped by ``SecretNotCached`` has written nothing.
-        """
-
-        async def run(key: str) -> Result | None:
-            loaded: dict[str, Resource | None] = {}
-            with loading_secrets(loaded):
-                while True:
-                    try:
-                        return await reconcile(key)
-                    except SecretNotCached as miss:
-                        if miss.key in loaded or len(loaded) >= MAX_SECRET_LOADS:
-                            raise RetryAfter(1.0, f"secrets still changing: {miss.key}") from None
-                        loaded[miss.key] = await self._load_secret(miss.key)
-
-        return run
-
-    async def _load_secret(self, key: str) -> Resource | None:
-        namespace, _, name = key.partition("/")
-        try:
-            raw = await self.store.get(SECRETS, name, namespace=namespace)
-        except NotFound:
-            return None
-        return self.secret_cache.full.decode(raw)
 
     def _sync(self, decide: Callable[[Certificate, Context], Outcome]) -> Callable[[Certificate], Awaitable[Outcome]]:
         async def step(cert: Certificate) -> Outcome:
