@@ -9,6 +9,10 @@ END marker are found in one pass, so a BEGIN without an END costs a binary searc
 Block syntax follows Go's ``encoding/pem``: text before, between and after blocks is ignored, a block
 that is malformed (bad type line, missing or mismatched END line, bad base64) is skipped, RFC 1421
 headers are accepted and dropped.
+
+Parsed certificates and CSRs are memoised on the exact bytes and size limit (``cache.py``): the
+controllers parse the same Secret and request many times per issuance, and the objects are immutable.
+Private keys are not memoised here.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from certkeeper.pki.cache import bytes_memo
 from certkeeper.pki.errors import InvalidPem, PemTooLarge
 
 #: A 16k-bit RSA CA certificate plus about a kilobyte (cert-manager's maxCACertificatePEMSize).
@@ -178,9 +183,12 @@ def load_pem_certificate_request(
     Like cert-manager, the block type is not checked and the signature is not verified here
     (``csr.verify_csr_signature`` does that).
     """
-    block = decode_first_pem_block(
-        data, max_size=limits.max_certificate_size, context="error decoding certificate request PEM block"
-    )
+    return _load_certificate_request(data, limits.max_certificate_size)
+
+
+@bytes_memo()
+def _load_certificate_request(data: bytes, max_size: int) -> x509.CertificateSigningRequest:
+    block = decode_first_pem_block(data, max_size=max_size, context="error decoding certificate request PEM block")
     try:
         return x509.load_der_x509_csr(block.der)
     except _DER_ERRORS as exc:
@@ -232,10 +240,13 @@ def _load_certificate(der: bytes) -> x509.Certificate:
 
 
 def _load_certificates(data: bytes, max_size: int) -> list[x509.Certificate]:
-    certificates: list[x509.Certificate] = []
-    for block in decode_pem_blocks(data, max_size=max_size):
-        # cert-manager parses every block as a certificate, whatever its type line says.
-        certificates.append(_load_certificate(block.der))
+    return list(_parse_certificates(data, max_size))
+
+
+@bytes_memo()
+def _parse_certificates(data: bytes, max_size: int) -> tuple[x509.Certificate, ...]:
+    # cert-manager parses every block as a certificate, whatever its type line says.
+    certificates = tuple(_load_certificate(block.der) for block in decode_pem_blocks(data, max_size=max_size))
     if not certificates:
         raise InvalidPem("error decoding certificate PEM block: no valid certificates found")
     return certificates
@@ -247,7 +258,7 @@ def load_pem_certificate(data: bytes, *, limits: PemLimits = DEFAULT_PEM_LIMITS)
     As cert-manager's ``DecodeX509CertificateBytes``, this decodes all of ``data`` with the bundle
     limit (``tls.crt`` holds a whole chain) and fails if any block is not a certificate.
     """
-    return _load_certificates(data, limits.max_bundle_size)[0]
+    return _parse_certificates(data, limits.max_bundle_size)[0]
 
 
 def load_pem_certificate_chain(data: bytes, *, limits: PemLimits = DEFAULT_PEM_LIMITS) -> list[x509.Certificate]:
