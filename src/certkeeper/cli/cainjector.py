@@ -17,29 +17,23 @@ HTTP, GET only, at most 64 connections, headers within 32 s.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
-import os
-import signal
-import socket
 import sys
-import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import click
-from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from certkeeper.api import features
-from certkeeper.api.durations import DurationError, parse_duration
 from certkeeper.api.field import FieldPath, forbidden
 from certkeeper.cainjector import ALL_TARGETS, CAInjector, InjectorOptions
 from certkeeper.cainjector.metrics import InjectorCollector
+from certkeeper.cli import component
+from certkeeper.cli.component import BOOL, MetricsServer, parse_listen_address
 from certkeeper.runtime.clock import Clock, SystemClock
 from certkeeper.store.kube import (
     ConfigError,
@@ -50,7 +44,6 @@ from certkeeper.store.kube import (
     MetadataStore,
 )
 from certkeeper.store.resources import CERTIFICATES, SECRETS
-from certkeeper.webhook.listener import Listener
 
 log = logging.getLogger("certkeeper.cainjector")
 
@@ -60,8 +53,6 @@ LEASE_NAME: Final = "cert-manager-cainjector-leader-election"
 LEASE_LABELS: Final = {"app.kubernetes.io/managed-by": "cert-manager-cainjector"}
 #: The feature gates the cainjector knows (``internal/cainjector/feature``); others are refused, as there.
 CAINJECTOR_GATES: Final = frozenset({"CAInjectorMerging", "ServerSideApply"})
-_METRICS_MAX_CONNECTIONS: Final = 64
-_HEADER_TIMEOUT: Final = 32.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,32 +68,6 @@ class CAInjectorConfig:
     retry_period: float = 15.0
     #: ``(host, port)`` of the metrics server; None: off.
     metrics_address: tuple[str, int] | None = ("0.0.0.0", 9402)  # noqa: S104 - scraped from outside the Pod
-
-
-def _split(values: Sequence[str]) -> tuple[str, ...]:
-    """pflag's string slices: the flag may repeat, and each value may hold a comma-separated list."""
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
-
-
-def _seconds(value: str, flag: str) -> float:
-    try:
-        seconds = parse_duration(value).total_seconds()
-    except DurationError as exc:
-        raise click.BadParameter(str(exc), param_hint=flag) from None
-    if seconds <= 0:
-        raise click.BadParameter("must be greater than 0", param_hint=flag)
-    return seconds
-
-
-def parse_listen_address(value: str) -> tuple[str, int] | None:
-    """``host:port`` (``:port`` for every address, ``[v6]:port``); ``0`` means no server."""
-    if value == "0":
-        return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise click.BadParameter(f"{value!r} is not host:port", param_hint="--metrics-listen-address")
-    host = host.removeprefix("[").removesuffix("]")
-    return (host or "0.0.0.0", int(port))  # noqa: S104 - an empty host means every address, as in Go
 
 
 def make_config(
@@ -121,7 +86,7 @@ def make_config(
     metrics_listen_address: str,
 ) -> CAInjectorConfig:
     """Check the flags together; raises ``click.UsageError``/``BadParameter`` naming the flag at fault."""
-    ignored = frozenset(_split(ignore_namespaces))
+    ignored = frozenset(component.split_list(ignore_namespaces))
     if namespace and ignored:
         error = forbidden(FieldPath("ignoreNamespaces"), "should not be used with --namespace.")
         raise click.UsageError(f"error validating flags: {error}")
@@ -133,16 +98,11 @@ def make_config(
         gates = features.parse(feature_gates)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--feature-gates") from None
-    lease = _seconds(leader_election_lease_duration, "--leader-election-lease-duration")
-    renew = _seconds(leader_election_renew_deadline, "--leader-election-renew-deadline")
-    retry = _seconds(leader_election_retry_period, "--leader-election-retry-period")
+    lease = component.duration_seconds(leader_election_lease_duration, "--leader-election-lease-duration")
+    renew = component.duration_seconds(leader_election_renew_deadline, "--leader-election-renew-deadline")
+    retry = component.duration_seconds(leader_election_retry_period, "--leader-election-retry-period")
     if leader_elect:
-        try:
-            LeaderElectionConfig(
-                name=LEASE_NAME, identity="check", lease_duration=lease, renew_deadline=renew, retry_period=retry
-            )
-        except ValueError as exc:
-            raise click.UsageError(f"leader election: {exc}") from None
+        component.check_leader_election(lease_duration=lease, renew_deadline=renew, retry_period=retry)
     return CAInjectorConfig(
         kubeconfig=kubeconfig,
         options=InjectorOptions(
@@ -165,103 +125,17 @@ def open_store(kubeconfig: Path | None) -> KubeStore:
     """The API connection, looked for as controller-runtime does (raises ConfigError)."""
     # managedFields are never read here: dropping them on arrival halves what the caches hold.
     drop = [target.resource for target in ALL_TARGETS] + [CERTIFICATES, SECRETS]
-    if kubeconfig is None and not os.environ.get("KUBECONFIG") and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return KubeStore.in_cluster(drop_managed_fields=drop)
-    return KubeStore.from_kubeconfig(kubeconfig, drop_managed_fields=drop)
-
-
-class MetricsServer:
-    """``/metrics`` (Prometheus text) and ``/livez`` on plain HTTP, GET only, with a connection cap."""
-
-    def __init__(self, registry: CollectorRegistry, *, host: str, port: int) -> None:
-        self._registry = registry
-        self._host = host
-        self._port = port
-        self._runner: web.AppRunner | None = None
-        self.listener: Listener | None = None
-
-    async def start(self) -> None:
-        # GET requests have no body worth reading: anything larger than a small one is refused.
-        app = web.Application(client_max_size=64 * 1024)
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/livez", self._livez)
-        runner = web.AppRunner(app, access_log=None, keepalive_timeout=_HEADER_TIMEOUT, shutdown_timeout=5.0)
-        await runner.setup()
-        self._runner = runner
-        assert runner.server is not None
-        self.listener = Listener(
-            runner.server, host=self._host, port=self._port, max_connections=_METRICS_MAX_CONNECTIONS
-        )
-        try:
-            await self.listener.start()
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        if self.listener is not None:
-            await self.listener.stop()
-            self.listener = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _metrics(self, request: web.Request) -> web.Response:
-        body = generate_latest(self._registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def _livez(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok\n")
-
-
-async def _unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
-    """Run ``work`` until it finishes (True) or ``stop`` is set first (False, ``work`` cancelled)."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-        if not task.done():
-            task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await stopper
-    if task.cancelled():
-        return False
-    task.result()
-    return True
+    return component.open_store(kubeconfig, drop_managed_fields=drop)
 
 
 async def _lead(injector: CAInjector, elector: LeaderElector, stop: asyncio.Event) -> None:
     """Run the controllers while leading, until ``stop``; they finish their work before the Lease is released."""
-    leading = asyncio.Event()
 
-    async def body() -> None:
-        async with elector.leading():
-            leading.set()
-            log.info("leading: starting the controllers")
-            injector.start_controllers()
-            try:
-                await stop.wait()
-            finally:
-                await injector.stop_controllers()
+    async def start() -> None:
+        log.info("leading: starting the controllers")
+        injector.start_controllers()
 
-    task = asyncio.ensure_future(body())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait((task, stopper), return_when=asyncio.FIRST_COMPLETED)
-        if not task.done() and not leading.is_set():
-            task.cancel()  # stopped while still waiting for the Lease
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        stopper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopper
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    await component.lead(elector, stop, start=start, finish=injector.stop_controllers)
 
 
 async def run_cainjector(
@@ -294,14 +168,14 @@ async def run_cainjector(
             log.info("serving metrics on %s:%d", *config.metrics_address)
         try:
             log.info("starting informers for %s", ", ".join(sorted(injector.targets)) or "no targets")
-            if not await _unless_stopped(injector.start_informers(), stop):
+            if not await component.unless_stopped(injector.start_informers(), stop):
                 return
             if config.leader_elect:
                 elector = LeaderElector(
                     api,
                     LeaderElectionConfig(
                         name=LEASE_NAME,
-                        identity=identity or f"{socket.gethostname()}_{uuid.uuid4()}",
+                        identity=identity or component.default_identity(),
                         namespace=config.leader_election_namespace,
                         lease_duration=config.lease_duration,
                         renew_deadline=config.renew_deadline,
@@ -325,15 +199,8 @@ async def run_cainjector(
 
 async def _main(config: CAInjectorConfig) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    component.stop_on_signals(stop)
     await run_cainjector(config, stop)
-
-
-#: pflag booleans: ``--flag`` alone is true, ``--flag=false`` false.
-_BOOL: Final[dict[str, Any]] = {"type": click.BOOL, "is_flag": False, "flag_value": True, "show_default": True}
 
 
 @click.command("cainjector")
@@ -344,7 +211,7 @@ _BOOL: Final[dict[str, Any]] = {"type": click.BOOL, "is_flag": False, "flag_valu
 )
 @click.option("--namespace", default="", help="Read CA sources from this namespace only (default: all).")
 @click.option("--ignore-namespaces", multiple=True, help="Namespaces to ignore secrets from (repeat, or comma-list).")
-@click.option("--leader-elect", default=True, help="Elect a leader among replicas.", **_BOOL)
+@click.option("--leader-elect", default=True, help="Elect a leader among replicas.", **BOOL)
 @click.option("--leader-election-namespace", default="kube-system", show_default=True, help="Namespace of the Lease.")
 @click.option("--leader-election-lease-duration", default="60s", show_default=True, help="Lease duration.")
 @click.option("--leader-election-renew-deadline", default="40s", show_default=True, help="Renew deadline.")
@@ -353,31 +220,31 @@ _BOOL: Final[dict[str, Any]] = {"type": click.BOOL, "is_flag": False, "flag_valu
     "--enable-certificates-data-source",
     default=True,
     help="Certificates as CA sources (cert-manager.io/inject-ca-from).",
-    **_BOOL,
+    **BOOL,
 )
 @click.option(
     "--enable-validatingwebhookconfigurations-injectable",
     "validating",
     default=True,
     help="Inject into annotated ValidatingWebhookConfigurations.",
-    **_BOOL,
+    **BOOL,
 )
 @click.option(
     "--enable-mutatingwebhookconfigurations-injectable",
     "mutating",
     default=True,
     help="Inject into annotated MutatingWebhookConfigurations.",
-    **_BOOL,
+    **BOOL,
 )
 @click.option(
     "--enable-customresourcedefinitions-injectable",
     "crds",
     default=True,
     help="Inject into annotated CustomResourceDefinitions (conversion webhooks).",
-    **_BOOL,
+    **BOOL,
 )
 @click.option(
-    "--enable-apiservices-injectable", "apiservices", default=True, help="Inject into annotated APIServices.", **_BOOL
+    "--enable-apiservices-injectable", "apiservices", default=True, help="Inject into annotated APIServices.", **BOOL
 )
 @click.option("--feature-gates", default="", metavar="A=true,B=false", help="CAInjectorMerging, ServerSideApply.")
 @click.option("--metrics-listen-address", default="0.0.0.0:9402", show_default=True, help="'0' disables metrics.")
@@ -421,10 +288,7 @@ def cainjector(
         feature_gates=feature_gates,
         metrics_listen_address=metrics_listen_address,
     )
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    component.configure_logging(verbosity)
     try:
         asyncio.run(_main(config))
     except LeadershipLost as exc:
