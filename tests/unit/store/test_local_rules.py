@@ -72,6 +72,23 @@ def test_dns_and_label_value_messages() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "check",
+    [is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_label_value, is_config_key],
+    ids=["label", "subdomain", "qualified-name", "label-value", "config-key"],
+)
+def test_a_trailing_newline_is_refused(check: Any) -> None:
+    # Go's "^...$" spans the whole string; Python's "$" would also match before a final newline.
+    assert check("name") == []
+    assert check("name\n") != []
+
+
+async def test_a_name_with_a_newline_is_not_stored(clock: FakeClock) -> None:
+    async with await LocalStore.open(None, now=clock.now, bookmark_interval=None) as store:
+        with pytest.raises(Invalid, match=r"metadata\.name"):
+            await store.create(SECRETS, {"metadata": {"name": "evil\n", "namespace": "ns"}, "data": {}})
+
+
 def test_generate_name_prefix_may_end_in_a_dash() -> None:
     assert validate_create({"generateName": "req-", "name": "req-abcde", "namespace": "ns"}, namespaced=True) == []
     name = generate_name("p" * 80, random.Random(1))

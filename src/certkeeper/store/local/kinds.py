@@ -35,7 +35,8 @@ _K8S_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
 MAX_SECRET_SIZE = 1024 * 1024
 
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
-_CONFIG_KEY_RE = re.compile(f"^{_CONFIG_KEY_FMT}$")
+# fullmatch: Go's "^...$" is the whole string, where Python's "$" also matches before a final "\n".
+_CONFIG_KEY_RE = re.compile(_CONFIG_KEY_FMT)
 _CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
 _IMMUTABLE_SET = "field is immutable when `immutable` is set"
 
@@ -72,7 +73,7 @@ def is_config_key(key: str) -> list[str]:
     errs = []
     if len(key) > 253:
         errs.append("must be no more than 253 characters")
-    if not _CONFIG_KEY_RE.match(key):
+    if not _CONFIG_KEY_RE.fullmatch(key):
         errs.append(
             f"{_CONFIG_KEY_MSG} (e.g. 'key.name' or 'KEY_NAME' or 'key-name', "
             f"regex used for validation is '{_CONFIG_KEY_FMT}')"
