@@ -260,3 +260,68 @@ async def test_failed_challenge_surfaces_the_acme_problem_and_backs_off(
         await asyncio.sleep(2)
         requests = (await h.store.list(ORDERS, namespace=NS)).items
         assert len(requests) == 1
+
+
+@pytest.fixture
+def current_pebble(
+    tmp_path: Path, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> Iterator[Pebble]:
+    _, server = solver_server
+    config = PebbleConfig(current=True, http_port=server.bound_port, dns_server=bind.nameserver, always_valid=False)
+    with Pebble(tmp_path, config) as running:
+        yield running
+
+
+async def test_ari_window_drives_renewal_and_the_new_order_replaces_the_old_certificate(
+    current_pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+
+    from certkeeper.acme.ari import certificate_id
+    from certkeeper.api.features import DEFAULT_GATES
+
+    pebble = current_pebble
+    responder, server = solver_server
+    options = EngineOptions(cluster_resource_namespace=NS, feature_gates=DEFAULT_GATES.with_gates(acme_use_ari=True))
+    args = engine_args(responder, server, bind)
+    async with running_engine(options, clock=SystemClock(), **args) as h:
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [{"http01": {"ingress": {}}}]))
+        await h.apply(CERTIFICATES, certificate("web", [f"web.{ZONE}"]))
+        await wait_ready(h, "web")
+
+        def cert_status() -> dict[str, Any]:
+            return dict((h.engine.certificates.cache.get(f"{NS}/web") or {}).get("status", {}))
+
+        try:
+            await h.settle(lambda: cert_status().get("acme", {}).get("ari", {}).get("suggestedWindow"), timeout=30)
+        except TimeoutError:
+            raise AssertionError(f"no ARI window: {cert_status()}") from None
+        status = cert_status()
+        window = status["acme"]["ari"]["suggestedWindow"]
+        assert window["start"] <= status["renewalTime"] <= window["end"]
+        assert status["acme"]["ari"]["nextCheck"] > status["acme"]["ari"]["lastChecked"]
+
+        # The CA now asks for renewal right away: a window that starts a second after the certificate.
+        secret = await h.get(SECRETS, "web-tls", NS)
+        pem = base64.b64decode(secret["data"]["tls.crt"])
+        leaf = x509.load_pem_x509_certificate(pem)
+        start = leaf.not_valid_before_utc + timedelta(seconds=1)
+        end = datetime.now(UTC) + timedelta(minutes=5)
+        pebble.set_renewal_info(
+            pem, json.dumps({"suggestedWindow": {"start": start.isoformat(), "end": end.isoformat()}})
+        )
+        cert = await h.get(CERTIFICATES, "web", NS)
+        cert["status"]["acme"]["ari"]["nextCheck"] = "2000-01-01T00:00:00Z"  # check again now
+        await h.store.update_status(CERTIFICATES, cert)
+
+        def renewed() -> bool:
+            return int(cert_status().get("revision") or 0) == 2 and h.ready(NS, "web")
+
+        await h.settle(renewed, timeout=90)
+        orders = (await h.store.list(ORDERS, namespace=NS)).items
+        replacing = [o for o in orders if o["spec"].get("replaces")]
+        assert [o["spec"]["replaces"] for o in replacing] == [certificate_id(leaf)]
+        assert replacing[0]["status"]["state"] == "valid"

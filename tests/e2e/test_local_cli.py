@@ -15,6 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "local"
+ENV = {**os.environ, "COLUMNS": "200"}
 
 
 def certkeeper(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -25,7 +26,7 @@ def certkeeper(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Comple
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, "COLUMNS": "200"},
+        env=ENV,
     )
 
 
@@ -36,7 +37,7 @@ def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=ENV,
     )
 
 

@@ -14,11 +14,15 @@ from collections.abc import Callable
 
 from cryptography import x509
 
+from certkeeper.acme.ari import InvalidCertId, certificate_id
 from certkeeper.api.acme import ORDER_FAILURE_STATES, Order, OrderSpec
+from certkeeper.api.annotations import CERTIFICATE_NAME_KEY
 from certkeeper.api.certmanager import CertificateRequest
+from certkeeper.api.constants import TLS_CERT_KEY
 from certkeeper.api.durations import DurationError, format_duration, parse_duration
 from certkeeper.api.meta import ObjectMeta
 from certkeeper.api.names import order_name, order_spec_go_json
+from certkeeper.controllers.certificates.ari import ari_enabled, secret_issuer_matches
 from certkeeper.controllers.context import Context
 from certkeeper.controllers.writes import controller_ref
 from certkeeper.issuers.base import GenericIssuer
@@ -53,7 +57,27 @@ def _csr_names(csr: x509.CertificateSigningRequest) -> tuple[str, list[str], lis
     return common_name, dns, ips
 
 
-def build_order(request: CertificateRequest, issuer: GenericIssuer, csr: x509.CertificateSigningRequest) -> Order:
+def resolve_replaces(request: CertificateRequest, ctx: Context) -> str:
+    """The ARI CertID of the certificate this request renews ("" when unknown), as ``resolveReplacesCertID``."""
+    name = (request.metadata.annotations or {}).get(CERTIFICATE_NAME_KEY, "")
+    cert = ctx.certificate(f"{request.namespace}/{name}") if name else None
+    if cert is None or not cert.spec.secret_name:
+        return ""
+    secret = ctx.secret(request.namespace, cert.spec.secret_name)
+    if secret is None or not secret_issuer_matches(secret, cert):
+        return ""
+    pem = (secret.data or {}).get(TLS_CERT_KEY)
+    if not pem:
+        return ""
+    try:
+        return certificate_id(load_pem_certificate(pem, limits=ctx.options.pem_limits))
+    except (PkiError, InvalidCertId):
+        return ""
+
+
+def build_order(
+    request: CertificateRequest, issuer: GenericIssuer, csr: x509.CertificateSigningRequest, replaces: str = ""
+) -> Order:
     acme = issuer.spec.acme
     assert acme is not None
     common_name, dns_names, ip_addresses = _csr_names(csr)
@@ -74,7 +98,7 @@ def build_order(request: CertificateRequest, issuer: GenericIssuer, csr: x509.Ce
         ip_addresses=ip_addresses,
         duration=normalised,
         profile=acme.profile or "",
-        replaces="",
+        replaces=replaces,
     )
     return Order(
         api_version=Order.API_VERSION,
@@ -93,6 +117,7 @@ def build_order(request: CertificateRequest, issuer: GenericIssuer, csr: x509.Ce
             ip_addresses=ip_addresses or None,
             duration=duration,
             profile=acme.profile or None,
+            replaces=replaces or None,
         ),
     )
 
@@ -122,7 +147,8 @@ def decide_acme_request(
             f"ipAddresses: {detail}",
         )
         return Outcome(), None
-    expected = build_order(request, issuer, csr)
+    replaces = resolve_replaces(request, ctx) if ari_enabled(issuer, ctx) else ""
+    expected = build_order(request, issuer, csr, replaces)
     where = f"{expected.namespace}/{expected.name}"
     order = ctx.order(where)
     if order is None:

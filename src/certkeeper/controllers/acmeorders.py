@@ -20,7 +20,7 @@ import msgspec
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from certkeeper.acme.client import AcmeClient
-from certkeeper.acme.errors import AcmeError, AcmeProblem, NotSupported, OrderFailed
+from certkeeper.acme.errors import AcmeError, AcmeProblem, AlreadyReplaced, Malformed, NotSupported, OrderFailed
 from certkeeper.acme.jws import key_authorization
 from certkeeper.acme.messages import Identifier
 from certkeeper.acme.resources import OrderResource
@@ -40,6 +40,7 @@ from certkeeper.api.acme import (
 from certkeeper.api.durations import parse_duration
 from certkeeper.api.meta import ObjectMeta
 from certkeeper.api.names import compute_name
+from certkeeper.controllers.certificates.ari import ari_enabled
 from certkeeper.controllers.context import Context
 from certkeeper.controllers.writes import controller_ref, now_seconds, status_write
 from certkeeper.issuers.base import GenericIssuer
@@ -158,7 +159,16 @@ class OrderController:
         not_after = None
         if order.spec.duration:
             not_after = self.ctx.clock.now() + parse_duration(order.spec.duration)
-        resource = await client.new_order(_identifiers(order), not_after=not_after, profile=order.spec.profile)
+        replaces = order.spec.replaces if ari_enabled(issuer, self.ctx) else None
+        try:
+            resource = await client.new_order(
+                _identifiers(order), not_after=not_after, profile=order.spec.profile, replaces=replaces
+            )
+        except (AlreadyReplaced, Malformed):
+            if not replaces:
+                raise
+            # The CA will not take this certificate as replaced (already replaced, or unknown): order anyway.
+            resource = await client.new_order(_identifiers(order), not_after=not_after, profile=order.spec.profile)
         return Outcome(status=status_write(self._from_resource(order, resource)))
 
     def _from_resource(self, order: Order, resource: OrderResource) -> Order:
