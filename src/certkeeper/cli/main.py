@@ -7,6 +7,7 @@ import click
 from certkeeper import __version__
 from certkeeper.cli.acmesolver import acmesolver
 from certkeeper.cli.cainjector import cainjector
+from certkeeper.cli.controller import controller
 from certkeeper.cli.crds import crds
 from certkeeper.cli.local import local
 from certkeeper.cli.validate import validate
@@ -21,6 +22,7 @@ def cli() -> None:
 
 cli.add_command(acmesolver)
 cli.add_command(cainjector)
+cli.add_command(controller)
 cli.add_command(crds)
 cli.add_command(local)
 cli.add_command(validate)

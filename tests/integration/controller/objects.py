@@ -1,0 +1,96 @@
+"""Manifests and reads shared by the controller's integration tests (plain dicts, as a user writes them)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Final
+
+from cryptography import x509
+
+from tests.harness.kubeclient import ApiError, KubeClient
+
+CM: Final = "cert-manager.io/v1"
+ACME: Final = "acme.cert-manager.io/v1"
+
+
+def selfsigned_cluster_issuer(name: str) -> dict[str, Any]:
+    return {"apiVersion": CM, "kind": "ClusterIssuer", "metadata": {"name": name}, "spec": {"selfSigned": {}}}
+
+
+def ca_issuer(name: str, namespace: str, secret_name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": CM,
+        "kind": "Issuer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"ca": {"secretName": secret_name}},
+    }
+
+
+def certificate(name: str, namespace: str, issuer: dict[str, str], **spec: Any) -> dict[str, Any]:
+    """An ECDSA P-256 Certificate whose Secret is ``<name>-tls`` unless ``secretName`` is given."""
+    body: dict[str, Any] = {
+        "secretName": f"{name}-tls",
+        "issuerRef": issuer,
+        "privateKey": {"algorithm": "ECDSA", "size": 256},
+    }
+    body.update(spec)
+    return {"apiVersion": CM, "kind": "Certificate", "metadata": {"name": name, "namespace": namespace}, "spec": body}
+
+
+async def ca_chain(kube: KubeClient, namespace: str, *, cluster_issuer: str) -> None:
+    """SelfSigned ClusterIssuer -> CA Certificate ``root-ca`` -> CA Issuer ``ca`` (in ``namespace``)."""
+    try:
+        await kube.create(selfsigned_cluster_issuer(cluster_issuer))
+    except ApiError as error:
+        if error.status != 409:
+            raise
+    await kube.create(
+        certificate(
+            "root-ca",
+            namespace,
+            {"name": cluster_issuer, "kind": "ClusterIssuer"},
+            secretName="root-ca",
+            isCA=True,
+            commonName="certkeeper integration CA",
+        )
+    )
+    await kube.create(ca_issuer("ca", namespace, "root-ca"))
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    for found in (obj.get("status") or {}).get("conditions") or ():
+        if found.get("type") == kind:
+            return dict(found)
+    return None
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    found = condition(obj, "Ready")
+    return found is not None and found.get("status") == "True"
+
+
+async def ready(kube: KubeClient, kind: str, name: str, namespace: str | None = None) -> bool:
+    try:
+        obj = await kube.get(CM, kind, name, namespace=namespace)
+    except ApiError as error:
+        if error.status == 404:
+            return False
+        raise
+    generation = obj["metadata"].get("generation")
+    found = condition(obj, "Ready")
+    return (
+        found is not None
+        and found.get("status") == "True"
+        and found.get("observedGeneration", generation) == generation
+    )
+
+
+async def revision(kube: KubeClient, name: str, namespace: str) -> int:
+    obj = await kube.get(CM, "Certificate", name, namespace=namespace)
+    value: int = (obj.get("status") or {}).get("revision") or 0
+    return value
+
+
+def leaf_of(secret: dict[str, Any]) -> x509.Certificate:
+    """The first certificate of a Secret's tls.crt."""
+    return x509.load_pem_x509_certificates(base64.b64decode(secret["data"]["tls.crt"]))[0]
