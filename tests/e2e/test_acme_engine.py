@@ -138,6 +138,18 @@ def verify_chain(pebble: Pebble, tmp_path: Path, chain_pem: bytes) -> str:
     ).stdout
 
 
+async def txt_records(bind: Bind, name: str) -> list[str]:
+    import dns.asyncquery
+    import dns.message
+    import dns.rdatatype
+
+    host, _, port = bind.nameserver.rpartition(":")
+    response = await dns.asyncquery.udp(
+        dns.message.make_query(name, dns.rdatatype.TXT), host, port=int(port), timeout=5
+    )
+    return [item.to_text() for rrset in response.answer for item in rrset]
+
+
 async def wait_ready(h: Harness, name: str, timeout: float = 90) -> None:
     def done() -> bool:
         return h.ready(NS, name)
@@ -210,7 +222,9 @@ async def test_dns01_wildcard_through_rfc2136_to_bind(
         secret = await h.get(SECRETS, "wild-tls", NS)
         san = verify_chain(pebble, tmp_path, base64.b64decode(secret["data"]["tls.crt"]))
         assert f"DNS:*.{ZONE}" in san
-        await asyncio.sleep(0)
+        # the challenge TXT records are removed once the challenges are done
+        await h.settle(lambda: not h.engine.challenges.cache.items(), timeout=30)
+        assert await txt_records(bind, f"_acme-challenge.{ZONE}.") == []
 
 
 @pytest.fixture
@@ -325,3 +339,54 @@ async def test_ari_window_drives_renewal_and_the_new_order_replaces_the_old_cert
         replacing = [o for o in orders if o["spec"].get("replaces")]
         assert [o["spec"]["replaces"] for o in replacing] == [certificate_id(leaf)]
         assert replacing[0]["status"]["state"] == "valid"
+
+
+class CountingObserver:
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+
+    def observe(self, *, scheme: str, host: str, action: str, method: str, status: str, seconds: float) -> None:
+        self.actions.append(action)
+
+
+async def test_the_account_survives_a_restart(
+    pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> None:
+    from certkeeper.acme.metrics import InstrumentedTransport
+    from certkeeper.acme.transport import AiohttpTransport, TlsOptions, Transport
+    from certkeeper.controllers.engine import Engine
+
+    responder, server = solver_server
+    args = engine_args(responder, server, bind)
+    async with running_engine(EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **args) as h:
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [{"http01": {"ingress": {}}}]))
+        await h.apply(CERTIFICATES, certificate("web", [f"web.{ZONE}"]))
+        await wait_ready(h, "web")
+        account_uri = (await h.get(CLUSTER_ISSUERS, "pebble"))["status"]["acme"]["uri"]
+        key_before = (await h.get(SECRETS, "pebble-account", NS))["data"]["tls.key"]
+        await h.engine.stop()
+        assert h.engine.ctx.acme_accounts is not None
+        await h.engine.ctx.acme_accounts.aclose()
+
+        observer = CountingObserver()
+
+        def transport(tls: TlsOptions) -> Transport:
+            return InstrumentedTransport(AiohttpTransport(tls=tls), observer)
+
+        registry = AccountRegistry(transport)
+        restarted = Engine(
+            h.store,
+            clock=h.clock,
+            options=h.engine.options,
+            issuer_backends={**h.engine.ctx.issuer_backends, "acme": AcmeIssuerBackend(registry)},
+            acme_accounts=registry,
+            solvers=h.engine.ctx.solvers,
+        )
+        await restarted.start()
+        h.engine = restarted
+        await h.apply(CERTIFICATES, certificate("api", [f"api.{ZONE}"]))
+        await wait_ready(h, "api")
+        assert (await h.get(CLUSTER_ISSUERS, "pebble"))["status"]["acme"]["uri"] == account_uri
+        assert (await h.get(SECRETS, "pebble-account", NS))["data"]["tls.key"] == key_before
+        assert "register_account" not in observer.actions  # the stored account was reused, not registered
+        assert "authorize_order" in observer.actions
