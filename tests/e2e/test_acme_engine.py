@@ -390,3 +390,50 @@ async def test_the_account_survives_a_restart(
         assert (await h.get(SECRETS, "pebble-account", NS))["data"]["tls.key"] == key_before
         assert "register_account" not in observer.actions  # the stored account was reused, not registered
         assert "authorize_order" in observer.actions
+
+
+def test_certkeeper_local_issues_from_pebble_over_http01(bind: Bind, tmp_path: Path) -> None:
+    """The CLI as a user runs it: an ACME ClusterIssuer and a Certificate in a directory, --once."""
+    import os
+    import sys
+
+    import yaml
+
+    from tests.harness.kube import free_port
+
+    port = free_port()  # certkeeper's own HTTP-01 server binds it; pebble dials it
+    config = PebbleConfig(http_port=port, dns_server=bind.nameserver, always_valid=False)
+    (tmp_path / "pebble").mkdir()
+    with Pebble(tmp_path / "pebble", config) as pebble:
+        manifests = tmp_path / "manifests"
+        manifests.mkdir()
+        (manifests / "issuer.yaml").write_text(yaml.safe_dump(acme_issuer(pebble, [{"http01": {"ingress": {}}}])))
+        (manifests / "cert.yaml").write_text(yaml.safe_dump(certificate("cli", [f"web.{ZONE}"])))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "certkeeper",
+                "local",
+                str(manifests),
+                "--once",
+                "--plain",
+                "--timeout",
+                "120",
+                "--acme-http01-listen",
+                f"127.0.0.1:{port}",
+                "--nameservers",
+                bind.nameserver,
+                "--cluster-resource-namespace",
+                NS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        crt = manifests / ".certkeeper" / "secrets" / NS / "cli-tls" / "tls.crt"
+        san = verify_chain(pebble, tmp_path, crt.read_bytes())
+        assert f"DNS:web.{ZONE}" in san

@@ -67,6 +67,8 @@ class LocalConfig:
     #: DNS servers for the HTTP-01 self check and DNS-01 propagation checks (empty: the system's).
     nameservers: tuple[str, ...] = ()
     dns01_nameservers_only: bool = False
+    max_concurrent_challenges: int = 60
+    max_challenges_per_issuer: int | None = None
 
 
 def _state_dir(directory: Path, state_dir: Path | None) -> Path:
@@ -118,6 +120,8 @@ async def run_local(config: LocalConfig, console: Console) -> int:
         issuer_backends={"selfsigned": SelfSignedIssuer(), "ca": CAIssuer(), "acme": AcmeIssuerBackend(accounts)},
         component="certkeeper-local",
         acme_accounts=accounts,
+        max_concurrent_challenges=config.max_concurrent_challenges,
+        max_challenges_per_issuer=config.max_challenges_per_issuer,
         solvers={
             "HTTP-01": http01,
             "DNS-01": DNS01Solver(
@@ -269,6 +273,19 @@ def local() -> None:
     help="Comma-separated DNS servers (host:port) for HTTP-01 self checks and DNS-01 propagation checks.",
 )
 @click.option(
+    "--max-concurrent-challenges",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="ACME challenges processed at once.",
+)
+@click.option(
+    "--max-challenges-per-issuer",
+    default=None,
+    type=click.IntRange(min=1),
+    help="ACME challenges processed at once per issuer (default: no separate cap).",
+)
+@click.option(
     "--dns01-recursive-nameservers-only",
     is_flag=True,
     help="Check DNS-01 propagation only at --nameservers, not at the zone's authoritative servers.",
@@ -287,6 +304,8 @@ def run_command(
     acme_http01_listen: str,
     nameservers: str,
     dns01_recursive_nameservers_only: bool,
+    max_concurrent_challenges: int,
+    max_challenges_per_issuer: int | None,
 ) -> None:
     """Issue and renew the certificates declared in DIRECTORY, watching it for changes."""
     try:
@@ -309,6 +328,8 @@ def run_command(
         acme_http01_listen=acme_http01_listen,
         nameservers=tuple(n.strip() for n in nameservers.split(",") if n.strip()),
         dns01_nameservers_only=dns01_recursive_nameservers_only,
+        max_concurrent_challenges=max_concurrent_challenges,
+        max_challenges_per_issuer=max_challenges_per_issuer,
     )
     try:
         parse_listen(acme_http01_listen)
