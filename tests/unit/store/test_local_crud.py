@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -390,3 +391,25 @@ async def test_admission_warnings_are_logged(admitted: Any, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, logger="certkeeper.store.local.writes"):
         await store.create(CERTIFICATES, cert("a", spec={"secretName": "s", "warn": True}))
     assert "spec.warn is deprecated" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("change", "stored"),
+    [(None, 3), (3.0, 3.0), (True, True)],
+    ids=["unchanged", "integer-to-float", "integer-to-bool"],
+)
+async def test_what_admission_returns_is_stored_exactly(clock: FakeClock, change: object, stored: object) -> None:
+    def admission(
+        resource: ResourceType, operation: Operation, new_obj: RawObject, old_obj: RawObject | None, /
+    ) -> tuple[RawObject, list[FieldError], list[str]]:
+        if change is not None:
+            new_obj["spec"]["revisionHistoryLimit"] = change  # equal to 3 for ==, not as JSON
+        return new_obj, [], []
+
+    async with await LocalStore.open(None, now=clock.now, admit=admission, bookmark_interval=None) as store:
+        created = await store.create(CERTIFICATES, cert("a", spec={"secretName": "s", "revisionHistoryLimit": 3}))
+        assert json.dumps(created["spec"]["revisionHistoryLimit"]) == json.dumps(stored)
+        created["spec"]["secretName"] = "t"
+        updated = await store.update(CERTIFICATES, created)
+        assert json.dumps(updated["spec"]["revisionHistoryLimit"]) == json.dumps(stored)
+        assert updated["metadata"]["generation"] == 2

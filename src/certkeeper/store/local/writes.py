@@ -82,16 +82,34 @@ def _kind_errors(policy: kinds.KindPolicy, obj: RawObject, old: RawObject | None
     return errs
 
 
-def _admit(ctx: WriteContext, resource: ResourceType, op: Operation, new: RawObject, old: Entry | None) -> RawObject:
+def _admit(
+    ctx: WriteContext, resource: ResourceType, op: Operation, new: RawObject, old: Entry | None
+) -> tuple[RawObject, bool]:
+    """The admitted object, and whether admission changed it (if not, ``new`` itself is returned)."""
     if ctx.admit is None:
-        return new
+        return new, False
     name = new.get("metadata", {}).get("name", "")
     mutated, errors, warnings = ctx.admit(resource, op, copy_in(new), decode(old.raw) if old is not None else None)
     for warning in warnings:
         logger.warning("admission warning for %s %s: %s", resource, name, warning)
     if errors:
         raise Invalid(resource.qualified_kind, name, errors)
-    return copy_in(mutated)
+    if _same_json(mutated, new):
+        # Unchanged (kinds without webhook rules, objects already defaulted): the checks made on ``new``
+        # before admission hold for it, so the caller need not prepare and check it again.
+        return new, False
+    return copy_in(mutated), True
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Equal as JSON documents, types included (``==`` would take 1, 1.0 and true for the same value)."""
+    try:
+        return a is b or _canonical.encode(a) == _canonical.encode(b)
+    except (TypeError, msgspec.EncodeError):
+        return False
 
 
 # -- create ---------------------------------------------------------------------------------------------
@@ -141,16 +159,17 @@ def create(
     errors = objectmeta.validate_create(meta, namespaced=resource.namespaced) + _kind_errors(policy, obj, None)
     if errors:
         raise Invalid(resource.qualified_kind, name, errors)
-    obj = _admit(ctx, resource, Operation.CREATE, obj, None)
-    # Admission may not move the object or touch what the server owns.
-    meta = _prepare_create(resource, obj, system)
-    meta["name"] = name
-    if resource.namespaced:
-        meta["namespace"] = namespace
-    meta.pop("resourceVersion", None)
-    errors = objectmeta.validate_create(meta, namespaced=resource.namespaced) + _kind_errors(policy, obj, None)
-    if errors:
-        raise Invalid(resource.qualified_kind, name, errors)
+    obj, changed = _admit(ctx, resource, Operation.CREATE, obj, None)
+    if changed:
+        # Admission may not move the object or touch what the server owns.
+        meta = _prepare_create(resource, obj, system)
+        meta["name"] = name
+        if resource.namespaced:
+            meta["namespace"] = namespace
+        meta.pop("resourceVersion", None)
+        errors = objectmeta.validate_create(meta, namespaced=resource.namespaced) + _kind_errors(policy, obj, None)
+        if errors:
+            raise Invalid(resource.qualified_kind, name, errors)
     key = key_for(resource, namespace, name)
     if batch.get(key) is not None:
         raise AlreadyExists(f'{resource} "{name}" already exists')
@@ -266,12 +285,13 @@ def update(
     errors += _kind_errors(policy, new, old)
     if errors:
         raise Invalid(resource.qualified_kind, name, errors)
-    admitted = _admit(ctx, resource, Operation.UPDATE, new, existing)
-    new = _prepare_update(resource, admitted, existing, status_only=status_only)
-    errors = objectmeta.validate_update(new.get("metadata", {}), old.get("metadata", {}))
-    errors += _kind_errors(policy, new, old)
-    if errors:
-        raise Invalid(resource.qualified_kind, name, errors)
+    admitted, changed = _admit(ctx, resource, Operation.UPDATE, new, existing)
+    if changed:
+        new = _prepare_update(resource, admitted, existing, status_only=status_only)
+        errors = objectmeta.validate_update(new.get("metadata", {}), old.get("metadata", {}))
+        errors += _kind_errors(policy, new, old)
+        if errors:
+            raise Invalid(resource.qualified_kind, name, errors)
     if not status_only:
         # The status subresource never bumps generation (apiextensions' statusStrategy).
         _bump_generation(resource, new, old)
