@@ -20,6 +20,12 @@ from certkeeper.api import field as fe
 from certkeeper.api.field import FieldError, FieldPath
 
 DNS1123_LABEL_FMT: Final = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL_MAX_LENGTH: Final = 63
+_DNS1123_LABEL_MSG: Final = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+_DNS1123_LABEL_RE: Final = re.compile(DNS1123_LABEL_FMT)
 DNS1123_SUBDOMAIN_FMT: Final = DNS1123_LABEL_FMT + "(\\." + DNS1123_LABEL_FMT + ")*"
 DNS1123_SUBDOMAIN_MAX_LENGTH: Final = 253
 _DNS1123_SUBDOMAIN_MSG: Final = (
@@ -73,6 +79,19 @@ def is_dns1123_subdomain(value: str, *, unit: str = "characters") -> list[str]:
         errors.append(f"must be no more than {DNS1123_SUBDOMAIN_MAX_LENGTH} {unit}")
     if not _full_match(_DNS1123_SUBDOMAIN_RE, value):
         errors.append(regex_error(_DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errors
+
+
+def is_dns1123_label(value: str) -> list[str]:
+    """Problems with ``value`` as an RFC 1123 label (namespace names, ``IsDNS1123Label``); empty when valid."""
+    errors = []
+    if _utf8_length(value) > DNS1123_LABEL_MAX_LENGTH:
+        errors.append(f"must be no more than {DNS1123_LABEL_MAX_LENGTH} characters")
+    if not _full_match(_DNS1123_LABEL_RE, value):
+        if _full_match(_DNS1123_SUBDOMAIN_RE, value):
+            errors.append("must not contain dots")
+        else:
+            errors.append(regex_error(_DNS1123_LABEL_MSG, DNS1123_LABEL_FMT, "my-name", "123-abc"))
     return errors
 
 
@@ -138,6 +157,7 @@ __all__ = [
     "DNS1123_SUBDOMAIN_FMT",
     "DNS1123_SUBDOMAIN_MAX_LENGTH",
     "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "is_dns1123_label",
     "is_dns1123_subdomain",
     "is_label_key",
     "is_label_value",

@@ -14,15 +14,10 @@ from hypothesis import strategies as st
 from certkeeper.store.local import LocalStore, policy_for
 from certkeeper.store.local.apply import apply
 from certkeeper.store.local.kinds import is_config_key
-from certkeeper.store.local.objectmeta import (
-    generate_name,
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    is_label_value,
-    is_qualified_name,
-    validate_create,
-)
+from certkeeper.store.local.objectmeta import generate_name, validate_create
 from certkeeper.store.ports import Invalid, ResourceType
+from certkeeper.validation.kube import is_dns1123_label, is_dns1123_subdomain, is_label_value
+from certkeeper.validation.kube import is_label_key as is_qualified_name
 
 from .conftest import CERTIFICATES, SECRETS, FakeClock, cert
 
@@ -38,13 +33,14 @@ LABEL_KEY_REGEX = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
             "a/b/c",
             [
                 "a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                f"with an alphanumeric character (e.g. 'MyName' or 'my.name' or '123-abc', regex used for validation "
-                f"is '{LABEL_KEY_REGEX}') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+                "with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+                f"validation is '{LABEL_KEY_REGEX}') with an optional DNS subdomain prefix and '/' "
+                "(e.g. 'example.com/MyName')"
             ],
         ),
         ("/name", ["prefix part must be non-empty"]),
         ("x/", ["name part must be non-empty", f"name part must consist of alphanumeric characters, '-', '_' or '.', "
-                f"and must start and end with an alphanumeric character (e.g. 'MyName' or 'my.name' or '123-abc', "
+                f"and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', "
                 f"regex used for validation is '{LABEL_KEY_REGEX}')"]),
         ("n" * 64, ["name part must be no more than 63 bytes"]),
     ],
@@ -58,7 +54,7 @@ def test_dns_and_label_value_messages() -> None:
     assert is_dns1123_label("a.b") == ["must not contain dots"]
     assert is_dns1123_label("A") == [
         "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-        "end with an alphanumeric character (e.g. 'my-name' or '123-abc', regex used for validation is "
+        "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
         "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
     ]
     assert is_dns1123_subdomain("a" * 254)[0] == "must be no more than 253 characters"
@@ -67,8 +63,8 @@ def test_dns_and_label_value_messages() -> None:
     assert is_config_key("tls.crt") == []
     assert is_config_key(".") == ["must not be '.'"]
     assert is_config_key("a/b") == [
-        "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name' or "
-        "'KEY_NAME' or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+        "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+        "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
     ]
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from certkeeper.api.field import ErrorType, FieldError, FieldPath, forbidden, invalid, required, too_long
 from certkeeper.store.ports import RawObject, ResourceType
+from certkeeper.validation.kube import regex_error
 
 _K8S_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
 
@@ -74,10 +75,7 @@ def is_config_key(key: str) -> list[str]:
     if len(key) > 253:
         errs.append("must be no more than 253 characters")
     if not _CONFIG_KEY_RE.fullmatch(key):
-        errs.append(
-            f"{_CONFIG_KEY_MSG} (e.g. 'key.name' or 'KEY_NAME' or 'key-name', "
-            f"regex used for validation is '{_CONFIG_KEY_FMT}')"
-        )
+        errs.append(regex_error(_CONFIG_KEY_MSG, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
     if key == ".":
         errs.append("must not be '.'")
     elif key == "..":

@@ -4,7 +4,8 @@ The API server checks ``metadata`` itself (names, namespaces, labels, annotation
 finalizers) before any admission webhook sees an object; the embedded store does the same so that a bad
 object is refused the same way in both shapes. Messages are those of apimachinery's
 ``pkg/api/validation/objectmeta.go``, ``pkg/util/validation/validation.go`` and
-``pkg/api/validate/content/kube.go``. Generated names follow ``apiserver/pkg/storage/names``. Pure: the
+``pkg/api/validate/content/kube.go`` (the format checks are shared with the admission rules, in
+``certkeeper.validation.kube``). Generated names follow ``apiserver/pkg/storage/names``. Pure: the
 random source is a parameter.
 """
 
@@ -12,40 +13,18 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from certkeeper.api.field import ErrorType, FieldError, FieldPath, forbidden, invalid, required, too_long
-
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character"
-)
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + r"(\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_KEY_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = f"({_LABEL_KEY_FMT})?"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
+from certkeeper.validation.kube import (
+    TOTAL_ANNOTATION_SIZE_LIMIT,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+    is_label_key,
+    is_label_value,
 )
 
-# Used with fullmatch: Go's "^...$" is the whole string, where Python's "$" also matches before a final "\n".
-_DNS1123_LABEL_RE = re.compile(_DNS1123_LABEL_FMT)
-_DNS1123_SUBDOMAIN_RE = re.compile(_DNS1123_SUBDOMAIN_FMT)
-_LABEL_KEY_RE = re.compile(_LABEL_KEY_FMT)
-_LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
-
-#: The longest ``metadata.annotations`` (keys plus values, in bytes) the API server accepts.
-TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 #: The random suffix of a generated name: five characters without vowels, as ``utilrand.String``.
 _GENERATED_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_GENERATED_PREFIX = 63 - 5
@@ -54,70 +33,6 @@ _ORPHAN_FINALIZER = "orphan"
 _FOREGROUND_FINALIZER = "foregroundDeletion"
 
 _METADATA = FieldPath("metadata")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
-
-
-def is_dns1123_subdomain(value: str, *, unit: str = "characters") -> list[str]:
-    """Problems with ``value`` as a DNS-1123 subdomain (names of most kinds); empty when valid."""
-    errs = []
-    if len(value) > 253:
-        errs.append(f"must be no more than 253 {unit}")
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def is_dns1123_label(value: str) -> list[str]:
-    """Problems with ``value`` as a DNS-1123 label (namespace names); empty when valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 characters")
-    if not _DNS1123_LABEL_RE.fullmatch(value):
-        if _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-            errs.append("must not contain dots")
-        else:
-            errs.append(_regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """Problems with ``value`` as a label key / qualified name (``example.com/name``); empty when valid."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs += [f"prefix part {m}" for m in is_dns1123_subdomain(prefix, unit="bytes")]
-    else:
-        detail = _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-        return [f"a valid label key {detail} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part must be no more than 63 bytes")
-    if not _LABEL_KEY_RE.fullmatch(name):
-        errs.append("name part " + _regex_error(_LABEL_KEY_MSG, _LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
-    return errs
-
-
-def is_label_value(value: str) -> list[str]:
-    """Problems with ``value`` as a label value; empty when valid."""
-    errs = []
-    if len(value) > 63:
-        errs.append("must be no more than 63 bytes")
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
 
 
 def _mask_trailing_dash(name: str) -> str:
@@ -137,7 +52,7 @@ def _as_map(value: object) -> Mapping[str, Any]:
 def _validate_labels(labels: Mapping[str, Any], path: FieldPath) -> list[FieldError]:
     errs = []
     for key, value in labels.items():
-        errs += [invalid(path, key, m) for m in is_qualified_name(key)]
+        errs += [invalid(path, key, m) for m in is_label_key(key)]
         if not isinstance(value, str):
             errs.append(invalid(path, value, "must be a string"))
             continue
@@ -149,7 +64,7 @@ def _validate_annotations(annotations: Mapping[str, Any], path: FieldPath) -> li
     errs = []
     size = 0
     for key, value in annotations.items():
-        errs += [invalid(path, key, m) for m in is_qualified_name(key.lower())]
+        errs += [invalid(path, key, m) for m in is_label_key(key.lower())]
         if not isinstance(value, str):
             errs.append(invalid(path.key(key), value, "must be a string"))
             continue
@@ -200,7 +115,7 @@ def _validate_finalizers(finalizers: list[Any], path: FieldPath) -> list[FieldEr
         if not isinstance(finalizer, str):
             errs.append(invalid(path, finalizer, "must be a string"))
             continue
-        errs += [invalid(path, finalizer, m) for m in is_qualified_name(finalizer)]
+        errs += [invalid(path, finalizer, m) for m in is_label_key(finalizer)]
     if _ORPHAN_FINALIZER in finalizers and _FOREGROUND_FINALIZER in finalizers:
         detail = f"finalizer {_ORPHAN_FINALIZER} and {_FOREGROUND_FINALIZER} cannot be both set"
         errs.append(invalid(path, finalizers, detail))

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from certkeeper.store.local.kinds import is_config_key
-from certkeeper.store.local.objectmeta import is_dns1123_label, is_dns1123_subdomain
 from certkeeper.store.ports import EventType, Gone, RawObject, ResourceType, Store, StoreError
 from certkeeper.store.resources import SECRETS
+from certkeeper.validation.kube import is_dns1123_label, is_dns1123_subdomain
 
 logger = logging.getLogger(__name__)
 
