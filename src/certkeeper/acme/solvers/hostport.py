@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from certkeeper.validation import gonet
+
 
 class HostPortError(ValueError):
     """Not a ``host:port`` string; the message matches Go's ``net.AddrError`` text."""
@@ -17,36 +19,13 @@ class HostPortError(ValueError):
 def split_host_port(text: str) -> tuple[str, str]:
     """Split ``host:port``, ``[v6]:port`` or ``[v6%zone]:port`` into host and port (Go ``net.SplitHostPort``).
 
-    Raises HostPortError with Go's messages: ``missing port in address``, ``too many colons in
-    address``, ``missing ']' in address``, ``unexpected '[' in address``, ``unexpected ']' in address``.
+    Raises HostPortError with Go's ``net.AddrError`` text (``address <text>: missing port in address``...);
+    the parsing itself is :func:`certkeeper.validation.gonet.split_host_port`.
     """
-    last_colon = text.rfind(":")
-    if last_colon < 0:
-        raise HostPortError(f"address {text}: missing port in address")
-    # No '[' may appear from `no_open` on, no ']' from `no_close` on.
-    no_open, no_close = 0, 0
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise HostPortError(f"address {text}: missing ']' in address")
-        if end + 1 == len(text):
-            raise HostPortError(f"address {text}: missing port in address")
-        if end + 1 != last_colon:
-            # Either ']' is not followed by ':' or that colon is not the last one.
-            if text[end + 1] == ":":
-                raise HostPortError(f"address {text}: too many colons in address")
-            raise HostPortError(f"address {text}: missing port in address")
-        host = text[1:end]
-        no_open, no_close = 1, end + 1
-    else:
-        host = text[:last_colon]
-        if ":" in host:
-            raise HostPortError(f"address {text}: too many colons in address")
-    if "[" in text[no_open:]:
-        raise HostPortError(f"address {text}: unexpected '[' in address")
-    if "]" in text[no_close:]:
-        raise HostPortError(f"address {text}: unexpected ']' in address")
-    return host, text[last_colon + 1 :]
+    try:
+        return gonet.split_host_port(text)
+    except gonet.GoParseError as exc:
+        raise HostPortError(f"address {text}: {exc}") from exc
 
 
 def join_host_port(host: str, port: str | int) -> str:

@@ -39,8 +39,9 @@ from certkeeper.acme.solvers.base import (
     SolverContext,
 )
 from certkeeper.acme.solvers.dnsquery import DEFAULT_DNS_TIMEOUT, server_endpoint
-from certkeeper.acme.solvers.hostport import HostPortError, join_host_port, split_host_port
 from certkeeper.api.acme_solvers import ACMEChallengeSolverDNS01
+from certkeeper.validation.dns01 import valid_rfc2136_nameserver
+from certkeeper.validation.gonet import GoParseError
 
 #: TTL of the records this provider writes (cert-manager: 60).
 RECORD_TTL: Final = 60
@@ -62,18 +63,10 @@ _TSIG_FAILURES: Final[dict[type[Exception], str]] = {
 
 def valid_nameserver(nameserver: str) -> str:
     """``host:port`` for an RFC 2136 nameserver setting (``ValidNameserver``); SolverConfigError if invalid."""
-    nameserver = nameserver.strip()
-    if not nameserver:
-        raise SolverConfigError("RFC2136 nameserver missing")
     try:
-        host, port = split_host_port(nameserver)
-    except HostPortError as exc:
-        if "missing port" not in str(exc):
-            raise SolverConfigError(f"RFC2136 nameserver is invalid: {exc}") from exc
-        host, port = nameserver.strip("[]"), ""
-    if not host:
-        raise SolverConfigError(f"RFC2136 nameserver has no host defined, {nameserver}")
-    return join_host_port(host, port or DEFAULT_PORT)
+        return valid_rfc2136_nameserver(nameserver)
+    except GoParseError as exc:
+        raise SolverConfigError(str(exc)) from exc
 
 
 def tsig_algorithm(name: str | None) -> dns.name.Name:
