@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certkeeper.acme.solvers.base import SolverConfigError
 from certkeeper.acme.solvers.kube_http01_objects import SolverPodOptions
@@ -13,6 +15,7 @@ from certkeeper.acme.solvers.kube_http01_routes import (
     add_challenge_path,
     build_http_route,
     build_ingress,
+    challenge_path,
     covers,
     http_route_drifted,
     http_route_spec,
@@ -305,3 +308,46 @@ def test_http_route_drift() -> None:
 )
 def test_covers(actual: object, expected: object, result: bool) -> None:
     assert covers(actual, expected) is result
+
+
+# -- properties -------------------------------------------------------------------------------------------
+
+_HOSTS = st.sampled_from(["", DOMAIN, "other.test", "192.0.2.1"])
+_PATHS = st.builds(
+    lambda path, service: {
+        "path": path,
+        "pathType": "Prefix",
+        "backend": {"service": {"name": service, "port": {"number": 80}}},
+    },
+    st.sampled_from(["/", "/api", "/.well-known/acme-challenge/other", "/static"]),
+    st.sampled_from(["web", "api"]),
+)
+_RULES = st.lists(
+    st.one_of(
+        st.builds(lambda host: {"host": host} if host else {}, _HOSTS),
+        st.builds(
+            lambda host, paths: ({"host": host} if host else {}) | {"http": {"paths": paths}},
+            _HOSTS,
+            st.lists(_PATHS, min_size=1, max_size=3),
+        ),
+    ),
+    max_size=4,
+)
+
+
+@given(rules=_RULES, token=st.text(alphabet="abcXYZ019-_", min_size=1, max_size=20))
+def test_adding_then_removing_the_path_restores_the_ingress(rules: list[dict[str, Any]], token: str) -> None:
+    challenge = http01_challenge(token=token)
+    original = user_ingress(*rules)
+    added = add_challenge_path(original, challenge, "svc", exact=True)
+    assert added is not None  # the path was not there, so something changed
+    domain_rules = [r for r in added["spec"]["rules"] if r.get("host", "") == DOMAIN]
+    assert any(p["path"] == challenge_path(token) for r in domain_rules for p in r["http"]["paths"])
+    assert add_challenge_path(added, challenge, "svc", exact=True) is None  # idempotent
+    removed = remove_challenge_path(added, challenge)
+    assert removed is not None
+    # Everything is as it was, except that the domain's first rule, if it had no http, gained the path and,
+    # emptied again, is dropped (as cert-manager drops rules left without paths).
+    first = next((r for r in rules if r.get("host", "") == DOMAIN), None)
+    expected = [r for r in rules if not (r is first and "http" not in r)]
+    assert removed["spec"].get("rules", []) == expected
