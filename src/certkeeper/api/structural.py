@@ -137,7 +137,9 @@ def _within_limits(obj: object, limits: Limits) -> bool:
             count += len(children)
             if count > limits.max_values:
                 return False
-            nested.extend(child for child in children if isinstance(child, dict | list | tuple))
+            for child in children:
+                if isinstance(child, dict | list | tuple):
+                    nested.append(child)
         if nested and depth >= limits.max_depth:
             return False
         depth += 1

@@ -84,6 +84,8 @@ class CompiledSchema:
     exact_type: builtins.type | None = field(init=False, default=None)
     #: The node limits strings (length or pattern).
     string_rules: bool = field(init=False, default=False)
+    #: The strings ``enum`` allows.
+    enum_strings: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         below = [*self.properties.values(), self.additional, self.items]
@@ -93,6 +95,7 @@ class CompiledSchema:
         self.defaults_below = any(child.default is not None or child.defaults_below for child in children)
         self.exact_type = _EXACT_TYPES.get(self.type or "")
         self.string_rules = self.max_length is not None or self.min_length is not None or self.pattern is not None
+        self.enum_strings = frozenset(allowed for allowed in self.enum or () if isinstance(allowed, str))
 
     def field(self, name: str) -> CompiledSchema | None:
         """The schema of field ``name``: a declared property, else ``additionalProperties``."""

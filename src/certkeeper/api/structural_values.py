@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final
 
 from certkeeper.api import field as fe
 from certkeeper.api.field import OMIT, ErrorType, FieldError, FieldPath
@@ -36,47 +36,31 @@ RULES_NOT_CHECKED: Final = (
 _FLOAT32_MAX: Final = 3.4028234663852886e38
 
 
-class _Trail:
-    """Where a value is, built cheaply on every step and made a :class:`FieldPath` only for an error."""
+#: Where a value is: ``(parent, step, label)``, or ``(None, _ROOT, FieldPath)`` at the top. A tuple is
+#: cheap to build on every step; the :class:`FieldPath` is made (by :func:`_fp`) only for an error.
+_Trail = tuple["_Trail | None", int, "str | int | FieldPath"]
+_ROOT, _CHILD, _INDEX, _KEY = 0, 1, 2, 3
 
-    __slots__ = ("_label", "_op", "_parent", "_path")
 
-    def __init__(
-        self, parent: _Trail | None, op: Literal["child", "index", "key"], label: str | int, path: FieldPath | None
-    ) -> None:
-        self._parent = parent
-        self._op = op
-        self._label = label
-        self._path = path
-
-    @classmethod
-    def at(cls, path: FieldPath) -> _Trail:
-        return cls(None, "child", "", path)
-
-    def child(self, name: str) -> _Trail:
-        return _Trail(self, "child", name, None)
-
-    def index(self, i: int) -> _Trail:
-        return _Trail(self, "index", i, None)
-
-    def key(self, k: str) -> _Trail:
-        return _Trail(self, "key", k, None)
-
-    def path(self) -> FieldPath:
-        if self._path is None:
-            assert self._parent is not None
-            base = self._parent.path()
-            if self._op == "index":
-                assert isinstance(self._label, int)
-                self._path = base.index(self._label)
-            elif self._op == "key":
-                self._path = base.key(str(self._label))
-            else:
-                self._path = base.child(str(self._label))
-        return self._path
-
-    def __str__(self) -> str:
-        return str(self.path())
+def _fp(trail: _Trail) -> FieldPath:
+    """The field path of ``trail`` (walked without recursion: nesting depth is bounded only by the limits)."""
+    steps: list[tuple[int, str | int | FieldPath]] = []
+    parent: _Trail | None = trail
+    while parent is not None:
+        steps.append((parent[1], parent[2]))
+        parent = parent[0]
+    _, root = steps.pop()
+    assert isinstance(root, FieldPath)
+    path = root
+    for step, label in reversed(steps):
+        if step == _INDEX:
+            assert isinstance(label, int)
+            path = path.index(label)
+        elif step == _KEY:
+            path = path.key(str(label))
+        else:
+            path = path.child(str(label))
+    return path
 
 
 class Checker:
@@ -91,7 +75,7 @@ class Checker:
         self.check(value, root, FieldPath())
         list_errors: list[FieldError] = []
         rule_errors: list[FieldError] = []
-        _walk_lists_and_rules(value, root, _Trail.at(FieldPath()), list_errors, rule_errors)
+        _walk_lists_and_rules(value, root, (None, _ROOT, FieldPath()), list_errors, rule_errors)
         errors = self.errors + list_errors
         if root.has_rules():
             if self._blocking:
@@ -106,12 +90,12 @@ class Checker:
             self._blocking = True
 
     def _type_error(self, path: _Trail, type_name: str, data: str) -> None:
-        detail = f"{path} in body must be of type {type_name}: {go_quote(data)}"
-        self._add(FieldError(ErrorType.INVALID, str(path), data, detail), type_invalid=True)
+        detail = f"{_fp(path)} in body must be of type {type_name}: {go_quote(data)}"
+        self._add(FieldError(ErrorType.INVALID, str(_fp(path)), data, detail), type_invalid=True)
 
     def check(self, value: object, node: CompiledSchema, path: FieldPath) -> None:
         """The per-node validators, in kube-openapi's order."""
-        self._check(value, node, _Trail.at(path))
+        self._check(value, node, (None, _ROOT, path))
 
     def _check(self, value: object, node: CompiledSchema, path: _Trail) -> None:
         # The validators a node has nothing for are not called (most nodes are a type and nothing else).
@@ -170,7 +154,7 @@ class Checker:
             if not attempt.errors:
                 return
             first_failure = first_failure or attempt
-        detail = f"{go_quote(str(path))} must validate at least one schema (anyOf)"
+        detail = f"{go_quote(str(_fp(path)))} must validate at least one schema (anyOf)"
         self._add(FieldError(ErrorType.INVALID, "", "", detail))
         if first_failure is not None:
             self.errors.extend(first_failure.errors)
@@ -181,69 +165,79 @@ class Checker:
         if node.max_length is not None and len(value) > node.max_length:
             unit = "byte" if node.max_length == 1 else "bytes"
             detail = f"may not be more than {node.max_length} {unit}"
-            self._add(FieldError(ErrorType.TOO_LONG, str(path), OMIT, detail))
+            self._add(FieldError(ErrorType.TOO_LONG, str(_fp(path)), OMIT, detail))
         elif node.min_length is not None and len(value) < node.min_length:
-            self._add(fe.invalid(path.path(), value, f"{path} in body should be at least {node.min_length} chars long"))
+            self._add(
+                fe.invalid(_fp(path), value, f"{_fp(path)} in body should be at least {node.min_length} chars long")
+            )
         elif node.pattern is not None and node.pattern.search(value) is None:
-            self._add(fe.invalid(path.path(), value, f"{path} in body should match '{node.pattern_text}'"))
+            self._add(fe.invalid(_fp(path), value, f"{_fp(path)} in body should match '{node.pattern_text}'"))
 
     def _format(self, value: str, node: CompiledSchema, path: _Trail) -> None:
         check = FORMAT_CHECKS.get(node.format or "")
         if check is not None and not check(value):
-            detail = f"{path} in body must be of type {node.format}: {go_quote(value)}"
-            self._add(FieldError(ErrorType.INVALID, str(path), value, detail), type_invalid=True)
+            detail = f"{_fp(path)} in body must be of type {node.format}: {go_quote(value)}"
+            self._add(FieldError(ErrorType.INVALID, str(_fp(path)), value, detail), type_invalid=True)
 
     def _number(self, value: int | float, node: CompiledSchema, path: _Trail) -> None:
         fmt = node.format or ""
         if node.type == "integer" and not fits_integer_format(value, fmt):
             kind = f"with format {fmt}" if fmt in ("int32", "int64") else "(default format)"
-            self._add(FieldError(ErrorType.INVALID, "", "", f"Checked value must be of type integer {kind} in {path}"))
+            self._add(
+                FieldError(ErrorType.INVALID, "", "", f"Checked value must be of type integer {kind} in {_fp(path)}")
+            )
         elif node.type == "number" and fmt == "float" and abs(value) > _FLOAT32_MAX:
-            detail = f"Checked value must be of type number with format float in {path}"
+            detail = f"Checked value must be of type number with format float in {_fp(path)}"
             self._add(FieldError(ErrorType.INVALID, "", "", detail))
         if node.minimum is not None:
             bound = _native_bound(node.minimum, value)
             low = value <= bound if node.exclusive_minimum else value < bound
             if low:
                 words = "greater than" if node.exclusive_minimum else "greater than or equal to"
-                self._add(fe.invalid(path.path(), value, f"{path} in body should be {words} {go_number(bound)}"))
+                self._add(fe.invalid(_fp(path), value, f"{_fp(path)} in body should be {words} {go_number(bound)}"))
         if node.maximum is not None:
             bound = _native_bound(node.maximum, value)
             high = value >= bound if node.exclusive_maximum else value > bound
             if high:
                 words = "less than" if node.exclusive_maximum else "less than or equal to"
-                self._add(fe.invalid(path.path(), value, f"{path} in body should be {words} {go_number(bound)}"))
+                self._add(fe.invalid(_fp(path), value, f"{_fp(path)} in body should be {words} {go_number(bound)}"))
 
     def _array(self, value: Sequence[object], node: CompiledSchema, path: _Trail) -> None:
         if node.items is not None:
             for i, item in enumerate(value):
-                self._check(item, node.items, path.index(i))
+                self._check(item, node.items, (path, _INDEX, i))
         if node.min_items is not None and len(value) < node.min_items:
-            detail = f"{path} in body should have at least {node.min_items} items"
-            self._add(fe.invalid(path.path(), len(value), detail))
+            detail = f"{_fp(path)} in body should have at least {node.min_items} items"
+            self._add(fe.invalid(_fp(path), len(value), detail))
         if node.max_items is not None and len(value) > node.max_items:
-            self._add(fe.too_many(path.path(), len(value), node.max_items))
+            self._add(fe.too_many(_fp(path), len(value), node.max_items))
 
     def _enum(self, value: object, node: CompiledSchema, path: _Trail) -> None:
-        if not node.enum or any(_same(value, allowed) for allowed in node.enum):
+        if not node.enum:
+            return
+        if type(value) is str:
+            # A string matches exactly the allowed strings (what _same decides, without the calls).
+            if value in node.enum_strings:
+                return
+        elif any(_same(value, allowed) for allowed in node.enum):
             return
         supported = [allowed if isinstance(allowed, str) else json.dumps(allowed) for allowed in node.enum]
-        self._add(fe.not_supported(path.path(), value, supported))
+        self._add(fe.not_supported(_fp(path), value, supported))
 
     def _object(self, value: dict[str, object], node: CompiledSchema, path: _Trail) -> None:
         if node.min_properties is not None and len(value) < node.min_properties:
-            detail = f"{path} in body should have at least {node.min_properties} properties"
-            self._add(fe.invalid(path.path(), len(value), detail))
+            detail = f"{_fp(path)} in body should have at least {node.min_properties} properties"
+            self._add(fe.invalid(_fp(path), len(value), detail))
         if node.max_properties is not None and len(value) > node.max_properties:
-            self._add(fe.too_many(path.path(), len(value), node.max_properties))
+            self._add(fe.too_many(_fp(path), len(value), node.max_properties))
         if node.additional is not None:
             for key in sorted(set(value) - set(node.properties)):
-                self._check(value[key], node.additional, path.child(key))
+                self._check(value[key], node.additional, (path, _CHILD, key))
         for name in sorted(node.properties.keys() & value.keys()):
-            self._check(value[name], node.properties[name], path.child(name))
+            self._check(value[name], node.properties[name], (path, _CHILD, name))
         for name in node.required:
             if name not in value:
-                self._add(fe.required(path.child(name).path()))
+                self._add(fe.required(_fp(path).child(name)))
 
 
 def _native_bound(bound: int | float, value: int | float) -> int | float:
@@ -276,19 +270,19 @@ def _walk_lists_and_rules(
     if isinstance(value, dict):
         for rule in node.rules:
             if not rule.holds(value):
-                rule_errors.append(FieldError(ErrorType.INVALID, str(path), OMIT, rule.message))
+                rule_errors.append(FieldError(ErrorType.INVALID, str(_fp(path)), OMIT, rule.message))
         for key in sorted(value):
             if key in node.properties:
-                _walk_lists_and_rules(value[key], node.properties[key], path.child(key), list_errors, rule_errors)
+                _walk_lists_and_rules(value[key], node.properties[key], (path, _CHILD, key), list_errors, rule_errors)
             elif node.additional is not None:
-                _walk_lists_and_rules(value[key], node.additional, path.key(key), list_errors, rule_errors)
+                _walk_lists_and_rules(value[key], node.additional, (path, _KEY, key), list_errors, rule_errors)
     elif isinstance(value, list | tuple):
         if node.list_type == "map":
             list_errors.extend(_list_map_errors(value, node.list_map_keys, path))
         elif node.list_type == "set":
-            list_errors.extend(fe.duplicate(path.index(i).path(), value[i]) for i in _second_occurrences(value))
+            list_errors.extend(fe.duplicate(_fp(path).index(i), value[i]) for i in _second_occurrences(value))
         for i, item in enumerate(value):
-            _walk_lists_and_rules(item, node.items, path.index(i), list_errors, rule_errors)
+            _walk_lists_and_rules(item, node.items, (path, _INDEX, i), list_errors, rule_errors)
 
 
 def _identity(value: object) -> str:
@@ -311,11 +305,11 @@ def _second_occurrences(values: Sequence[object]) -> list[int]:
 def _list_map_errors(value: Sequence[object], keys: Sequence[str], path: _Trail) -> list[FieldError]:
     for i, item in enumerate(value):
         if item is not None and not isinstance(item, dict):
-            return [fe.invalid(path.index(i).path(), item, "must be an object for an array of list-type map")]
+            return [fe.invalid(_fp(path).index(i), item, "must be an object for an array of list-type map")]
     if len(value) <= 1:
         return []
     entries = [{key: item[key] for key in keys if key in item} if isinstance(item, dict) else {} for item in value]
-    return [fe.duplicate(path.index(i).path(), entries[i]) for i in _second_occurrences(entries)]
+    return [fe.duplicate(_fp(path).index(i), entries[i]) for i in _second_occurrences(entries)]
 
 
 __all__ = ["RULES_NOT_CHECKED", "Checker"]
