@@ -55,6 +55,8 @@ class AdmissionLoad:
     namespace: str
     labels: dict[str, str]
     workers: int = 3
+    #: Seconds each worker waits between two requests (keeps the load modest on a shared 2-core machine).
+    pause: float = 0.05
     #: Per-request bound: a request the API server has not answered by then is a failure.
     timeout: float = 35.0
     #: Never more than this many requests in all (bounds the run whatever happens).
@@ -152,6 +154,7 @@ class AdmissionLoad:
             if self._stop.is_set() or len(self.outcomes) >= self.max_requests:
                 return
             await self.once(cases[turn % len(cases)])
+            await asyncio.sleep(self.pause)
 
     def start(self) -> None:
         """Start the workers (each begins with a different request)."""
