@@ -20,7 +20,7 @@ from certkeeper.acme.solvers.rfc2136 import rfc2136_provider
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.issuers.acme import AccountRegistry, AcmeIssuerBackend
 from certkeeper.runtime.clock import SystemClock
-from certkeeper.store.resources import CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, ORDERS, SECRETS
+from certkeeper.store.resources import CERTIFICATES, CHALLENGES, CLUSTER_ISSUERS, EVENTS, ORDERS, SECRETS
 from tests.harness.bind import Bind, Zone
 from tests.harness.pebble import Pebble, PebbleConfig
 from tests.unit.controllers.harness import Harness, running_engine
@@ -225,6 +225,43 @@ async def test_dns01_wildcard_through_rfc2136_to_bind(
         # the challenge TXT records are removed once the challenges are done
         await h.settle(lambda: not h.engine.challenges.cache.items(), timeout=30)
         assert await txt_records(bind, f"_acme-challenge.{ZONE}.") == []
+
+
+async def test_contradicting_http01_override_annotations_stop_the_order_with_a_solver_event(
+    pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> None:
+    responder, server = solver_server
+    async with running_engine(
+        EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **engine_args(responder, server, bind)
+    ) as h:
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [{"http01": {"ingress": {"class": "nginx"}}}]))
+        cert = certificate("web", [f"web.{ZONE}"])
+        # copied to the CertificateRequest and the Order, where the solver is chosen
+        cert["metadata"]["annotations"] = {
+            "acme.cert-manager.io/http01-override-ingress-name": "web",
+            "acme.cert-manager.io/http01-override-ingress-class": "traefik",
+        }
+        await h.apply(CERTIFICATES, cert)
+
+        async def solver_events() -> list[dict[str, Any]]:
+            events = (await h.store.list(EVENTS, namespace=NS)).items
+            return [e for e in events if e.get("reason") == "Solver"]
+
+        found: list[dict[str, Any]] = []
+
+        async def poll() -> None:
+            while not found:
+                found.extend(await solver_events())
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(poll(), timeout=60)
+        assert found[0]["type"] == "Warning"
+        assert found[0]["involvedObject"]["kind"] == "Order"
+        assert (
+            "may not specify more than one of: name, class, ingressClassName override annotations"
+            in (found[0]["message"])
+        )
+        assert (await h.store.list(CHALLENGES, namespace=NS)).items == []
 
 
 @pytest.fixture

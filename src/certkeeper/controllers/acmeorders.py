@@ -24,6 +24,8 @@ from certkeeper.acme.errors import AcmeError, AcmeProblem, AlreadyReplaced, Malf
 from certkeeper.acme.jws import key_authorization
 from certkeeper.acme.messages import Identifier
 from certkeeper.acme.resources import OrderResource
+from certkeeper.acme.solvers.base import SolverConfigError
+from certkeeper.acme.solvers.http01_overrides import apply_http01_overrides
 from certkeeper.acme.solvers.selection import domain_to_match, pick_solver
 from certkeeper.api.acme import (
     CHALLENGE_FINAL_STATES,
@@ -228,6 +230,10 @@ class OrderController:
             if selection is None:
                 return f"no configured challenge solvers can be used for this challenge ({identifier})"
             challenge_type: ChallengeType = "HTTP-01" if selection.challenge.type == "http-01" else "DNS-01"
+            try:
+                solver = apply_http01_overrides(selection.solver, order.metadata.annotations, order.namespace or "")
+            except SolverConfigError as exc:
+                return f"{exc} ({identifier})"
             spec = ChallengeSpec(
                 url=selection.challenge.url,
                 authorization_url=authz.url,
@@ -236,7 +242,7 @@ class OrderController:
                 type=challenge_type,
                 token=selection.challenge.token,
                 key=challenge_key(client, challenge_type, selection.challenge.token),
-                solver=selection.solver,
+                solver=solver,
                 issuer_ref=order.spec.issuer_ref,
             )
             # cert-manager hashes Go's JSON of the spec; certkeeper hashes its own canonical JSON of the same
