@@ -4,11 +4,10 @@ Composition root of the controller component: the kube store (``--kubeconfig``, 
 else the Pod's service account, else ``~/.kube/config``; ``--master`` overrides the server; client-side
 rate limit ``--kube-api-qps``/``--kube-api-burst``), the engine with Secrets cached as
 cert-manager's SecretsFilteredCaching does (gate ``SecretsFilteredCaching``, on by default), the
-SelfSigned, CA and ACME issuer backends, and the DNS-01 solver with the RFC 2136 provider.
-
-HTTP-01 on Kubernetes needs solver Pods, Services and Ingresses, which certkeeper does not create yet:
-an HTTP-01 Challenge is answered with a clear error on the Challenge (and a log line at start), and
-``--acme-http01-solver-image`` is accepted for when it does.
+SelfSigned, CA and ACME issuer backends, the DNS-01 solver with the RFC 2136 provider, and the
+HTTP-01 solver that creates cert-manager's solver Pod, Service and Ingress (or HTTPRoute with
+``--enable-gateway-api``) per Challenge, shaped by the ``--acme-http01-solver-*`` flags. The Pods run
+``certkeeper acmesolver`` in ``--acme-http01-solver-image`` (default: this release's certkeeper image).
 
 Only the leader of the Lease ``cert-manager-controller`` (in ``--leader-election-namespace``) runs the
 engine, informers included, as cert-manager does; losing the Lease stops it and ends the process with
@@ -32,11 +31,11 @@ import click
 from prometheus_client import CollectorRegistry
 
 from certkeeper.acme.metrics import AcmeClientMetrics, InstrumentedTransport
-from certkeeper.acme.solvers.base import CheckResult, Solver, SolverConfigError, SolverContext
+from certkeeper.acme.solvers.base import Solver
 from certkeeper.acme.solvers.dns01 import DNS01Solver
+from certkeeper.acme.solvers.kube_http01 import kube_http01_solver
 from certkeeper.acme.solvers.rfc2136 import rfc2136_provider
 from certkeeper.acme.transport import AiohttpTransport, TlsOptions
-from certkeeper.api.acme import Challenge
 from certkeeper.cli import component
 from certkeeper.cli.component import BOOL, HttpEndpoints, MetricsServer
 from certkeeper.cli.controller_config import KNOWN_CONTROLLERS, ControllerConfig, make_config
@@ -64,23 +63,6 @@ log = logging.getLogger("certkeeper.controller")
 LEASE_NAME: Final = "cert-manager-controller"
 #: The source component of the Events the controller records.
 EVENT_COMPONENT: Final = "certkeeper-controller"
-HTTP01_UNAVAILABLE: Final = (
-    "HTTP-01 challenges are not solved by certkeeper on Kubernetes yet (no solver Pods, Services or Ingresses); "
-    "use a DNS-01 solver"
-)
-
-
-class UnavailableHTTP01Solver:
-    """Answers every HTTP-01 Challenge with the reason it cannot be solved here (shown on the Challenge)."""
-
-    async def present(self, challenge: Challenge, ctx: SolverContext) -> None:
-        raise SolverConfigError(HTTP01_UNAVAILABLE)
-
-    async def check(self, challenge: Challenge, ctx: SolverContext) -> CheckResult:
-        return CheckResult(ready=False, reason=HTTP01_UNAVAILABLE)
-
-    async def cleanup(self, challenge: Challenge, ctx: SolverContext) -> None:
-        return None
 
 
 def client_options(config: ControllerConfig) -> ClientOptions:
@@ -112,7 +94,20 @@ def build_engine(config: ControllerConfig, store: KubeStore, clock: Clock, accou
             check_authoritative=not config.dns01_recursive_nameservers_only,
             propagation_wait=config.dns01_propagation_wait,
         ),
-        "HTTP-01": UnavailableHTTP01Solver(),
+        "HTTP-01": kube_http01_solver(
+            store,
+            image=config.http01_solver.image,
+            resource_request_cpu=config.http01_solver.resource_request_cpu,
+            resource_request_memory=config.http01_solver.resource_request_memory,
+            resource_limits_cpu=config.http01_solver.resource_limits_cpu,
+            resource_limits_memory=config.http01_solver.resource_limits_memory,
+            run_as_non_root=config.http01_solver.run_as_non_root,
+            extra_labels=config.http01_solver.extra_labels,
+            runtime_class_name=config.http01_solver.runtime_class_name,
+            nameservers=config.http01_solver_nameservers,
+            gateway_api_enabled=config.enable_gateway_api,
+            feature_gates=config.feature_gates,
+        ),
     }
     options = EngineOptions(
         cluster_resource_namespace=config.cluster_resource_namespace,
@@ -150,7 +145,6 @@ def _log_start(config: ControllerConfig) -> None:
     )
     if config.not_provided:
         log.info("not provided by certkeeper, left out: %s", ", ".join(sorted(config.not_provided)))
-    log.warning("%s", HTTP01_UNAVAILABLE)
 
 
 async def run_controller(
@@ -266,7 +260,18 @@ async def _main(config: ControllerConfig) -> None:
 @click.option("--certificate-request-minimum-backoff-duration", default="1h", show_default=True)
 @click.option("--certificate-request-maximum-backoff-duration", default="32h", show_default=True)
 @click.option("--enable-certificate-owner-ref", default=False, help="Certificates own their Secrets.", **BOOL)
-@click.option("--acme-http01-solver-image", default="", help="Image of the HTTP-01 solver pods.")
+@click.option("--acme-http01-solver-image", default="", help="Image of the HTTP-01 solver pods [certkeeper:<version>].")
+@click.option("--acme-http01-solver-resource-request-cpu", default="10m", show_default=True)
+@click.option("--acme-http01-solver-resource-request-memory", default="64Mi", show_default=True)
+@click.option("--acme-http01-solver-resource-limits-cpu", default="100m", show_default=True)
+@click.option("--acme-http01-solver-resource-limits-memory", default="64Mi", show_default=True)
+@click.option("--acme-http01-solver-run-as-non-root", default=True, help="Solver pods run as non-root.", **BOOL)
+@click.option(
+    "--acme-http01-solver-nameservers", multiple=True, help="host:port or DoH URLs for the HTTP-01 self check."
+)
+@click.option("--acme-http01-solver-extra-labels", multiple=True, metavar="K=V,...", help="Extra solver pod labels.")
+@click.option("--acme-http01-solver-runtime-class-name", default="", help="runtimeClassName of the solver pods.")
+@click.option("--enable-gateway-api", default=False, help="gatewayHTTPRoute solvers create HTTPRoutes.", **BOOL)
 @click.option("--dns01-recursive-nameservers", multiple=True, help="host:port or https:// DoH URLs for DNS-01 checks.")
 @click.option("--dns01-recursive-nameservers-only", default=False, help="Check only there.", **BOOL)
 @click.option(
@@ -294,4 +299,4 @@ def controller(verbosity: int, **flags: Any) -> None:
         sys.exit(1)
 
 
-__all__ = ["EVENT_COMPONENT", "LEASE_NAME", "UnavailableHTTP01Solver", "build_engine", "controller", "run_controller"]
+__all__ = ["EVENT_COMPONENT", "LEASE_NAME", "build_engine", "controller", "run_controller"]

@@ -19,6 +19,8 @@ from typing import Final
 
 import click
 
+from certkeeper import __version__
+from certkeeper.acme.solvers.kube_http01_objects import SolverPodOptions
 from certkeeper.api import features
 from certkeeper.api.features import DEFAULT_GATES, FeatureGates
 from certkeeper.api.field import FieldError, FieldPath, aggregate, invalid
@@ -89,6 +91,11 @@ NOT_PROVIDED: Final = (
 CONTROLLER_GATES: Final = frozenset(features.GATE_NAMES) - {"CAInjectorMerging"}
 
 
+#: The image of the HTTP-01 solver Pods unless ``--acme-http01-solver-image`` names another (this
+#: release's certkeeper image, which runs ``certkeeper acmesolver``).
+DEFAULT_SOLVER_IMAGE: Final = f"certkeeper:{__version__}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ControllerConfig:
     """Everything the flags say, checked."""
@@ -115,7 +122,12 @@ class ControllerConfig:
     min_backoff: timedelta = timedelta(hours=1)
     max_backoff: timedelta = timedelta(hours=32)
     enable_certificate_owner_ref: bool = False
-    acme_http01_solver_image: str = ""
+    #: The solver Pods' image, resources, labels and runtime class (``--acme-http01-solver-*``).
+    http01_solver: SolverPodOptions = field(default_factory=lambda: SolverPodOptions(image=DEFAULT_SOLVER_IMAGE))
+    #: ``--acme-http01-solver-nameservers``: where the HTTP-01 self check resolves names.
+    http01_solver_nameservers: tuple[str, ...] = ()
+    #: ``--enable-gateway-api``: gatewayHTTPRoute solvers create HTTPRoutes.
+    enable_gateway_api: bool = False
     dns01_recursive_nameservers: tuple[str, ...] = ()
     dns01_recursive_nameservers_only: bool = False
     #: Seconds the DNS-01 solver waits once the record is visible (the record's TTL, as cert-manager);
@@ -161,6 +173,19 @@ def enabled_controllers(names: tuple[str, ...], *, namespace: str) -> frozenset[
     return frozenset(enabled - disabled)
 
 
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    """pflag's StringToString: ``a=b,c=d`` (the flag may also repeat)."""
+    labels: dict[str, str] = {}
+    for item in component.split_list(values):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"{item!r} must be formatted as key=value", param_hint="--acme-http01-solver-extra-labels"
+            )
+        labels[key.strip()] = value.strip()
+    return labels
+
+
 def _gates(value: str) -> FeatureGates:
     given = {item.partition("=")[0].strip() for item in value.split(",") if item.strip()}
     unknown = sorted(given - CONTROLLER_GATES)
@@ -180,6 +205,7 @@ def _check(
     min_backoff: float,
     max_backoff: float,
     nameservers: tuple[str, ...],
+    solver_nameservers: tuple[str, ...] = (),
     pem: dict[str, int],
     healthz_timeout: float,
     leader_elect: bool,
@@ -201,6 +227,10 @@ def _check(
         problem = dns01_nameserver_error(server)
         if problem is not None:
             errors.append(invalid(root.child("acmeDNS01Config", "recursiveNameservers").index(i), server, problem))
+    for i, server in enumerate(solver_nameservers):
+        problem = dns01_nameserver_error(server)
+        if problem is not None:
+            errors.append(invalid(root.child("acmeHTTP01Config", "solverNameservers").index(i), server, problem))
     known = set(KNOWN_CONTROLLERS)
     for i, name in enumerate(controllers):
         if name != "*" and name.removeprefix("-") not in known:
@@ -250,6 +280,15 @@ def make_config(
     certificate_request_maximum_backoff_duration: str = "32h",
     enable_certificate_owner_ref: bool = False,
     acme_http01_solver_image: str = "",
+    acme_http01_solver_resource_request_cpu: str = "10m",
+    acme_http01_solver_resource_request_memory: str = "64Mi",
+    acme_http01_solver_resource_limits_cpu: str = "100m",
+    acme_http01_solver_resource_limits_memory: str = "64Mi",
+    acme_http01_solver_run_as_non_root: bool = True,
+    acme_http01_solver_nameservers: tuple[str, ...] = (),
+    acme_http01_solver_extra_labels: tuple[str, ...] = (),
+    acme_http01_solver_runtime_class_name: str = "",
+    enable_gateway_api: bool = False,
     dns01_recursive_nameservers: tuple[str, ...] = (),
     dns01_recursive_nameservers_only: bool = False,
     copied_annotation_prefixes: tuple[str, ...] = DEFAULT_COPIED_ANNOTATION_PREFIXES,
@@ -261,6 +300,7 @@ def make_config(
     """Check the flags together; raises ``click.UsageError``/``BadParameter`` naming what is wrong."""
     names = component.split_list(controllers) or ("*",)
     nameservers = component.split_list(dns01_recursive_nameservers)
+    solver_nameservers = component.split_list(acme_http01_solver_nameservers)
     lease = component.duration_seconds(leader_election_lease_duration, "--leader-election-lease-duration")
     renew = component.duration_seconds(leader_election_renew_deadline, "--leader-election-renew-deadline")
     retry = component.duration_seconds(leader_election_retry_period, "--leader-election-retry-period")
@@ -286,12 +326,14 @@ def make_config(
         min_backoff=min_backoff,
         max_backoff=max_backoff,
         nameservers=nameservers,
+        solver_nameservers=solver_nameservers,
         pem=pem,
         healthz_timeout=healthz_timeout,
         leader_elect=leader_elect,
     )
     if errors:
         raise click.UsageError(f"error validating flags: {aggregate(errors)}")
+    gates = _gates(feature_gates)
     if leader_elect:
         component.check_leader_election(lease_duration=lease, renew_deadline=renew, retry_period=retry)
     for flag, value in (
@@ -300,6 +342,20 @@ def make_config(
     ):
         if value < 1:
             raise click.BadParameter("must be at least 1", param_hint=flag)
+    try:
+        solver_pods = SolverPodOptions(
+            image=acme_http01_solver_image or DEFAULT_SOLVER_IMAGE,
+            resource_request_cpu=acme_http01_solver_resource_request_cpu,
+            resource_request_memory=acme_http01_solver_resource_request_memory,
+            resource_limits_cpu=acme_http01_solver_resource_limits_cpu,
+            resource_limits_memory=acme_http01_solver_resource_limits_memory,
+            run_as_non_root=acme_http01_solver_run_as_non_root,
+            extra_labels=_labels(acme_http01_solver_extra_labels),
+            runtime_class_name=acme_http01_solver_runtime_class_name,
+            path_type_exact=gates.acme_http01_ingress_path_type_exact,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     return ControllerConfig(
         kubeconfig=kubeconfig,
         master=master,
@@ -312,7 +368,7 @@ def make_config(
         retry_period=retry,
         kube_api_qps=kube_api_qps,
         kube_api_burst=kube_api_burst,
-        feature_gates=_gates(feature_gates),
+        feature_gates=gates,
         controllers=enabled_controllers(names, namespace=namespace),
         concurrent_workers=concurrent_workers,
         max_concurrent_challenges=max_concurrent_challenges,
@@ -325,7 +381,9 @@ def make_config(
         min_backoff=timedelta(seconds=min_backoff) if min_backoff else timedelta(hours=1),
         max_backoff=timedelta(seconds=max_backoff) if max_backoff else timedelta(hours=32),
         enable_certificate_owner_ref=enable_certificate_owner_ref,
-        acme_http01_solver_image=acme_http01_solver_image,
+        http01_solver=solver_pods,
+        http01_solver_nameservers=solver_nameservers,
+        enable_gateway_api=enable_gateway_api,
         dns01_recursive_nameservers=nameservers,
         dns01_recursive_nameservers_only=dns01_recursive_nameservers_only,
         copied_annotation_prefixes=component.split_list(copied_annotation_prefixes),
