@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,7 @@ from certkeeper.store.local import LocalStore
 from certkeeper.store.local.persistence import MemoryPersistence, Row
 from certkeeper.store.ports import AlreadyExists, Conflict, NotFound, Unavailable
 
-from .conftest import CERTIFICATES, FakeClock, cert
+from .conftest import CERTIFICATES, SECRETS, FakeClock, cert
 
 
 class GatedPersistence(MemoryPersistence):
@@ -121,3 +124,51 @@ async def test_a_failed_commit_fails_the_writes_computed_on_it(clock: FakeClock)
         assert retried["spec"]["secretName"] == "first"
         with pytest.raises(Conflict):
             await store.update(CERTIFICATES, base)
+
+
+_CONCURRENT_WRITER = """
+import asyncio, base64, datetime, sys
+from pathlib import Path
+from certkeeper.store.local import LocalStore
+from certkeeper.store.ports import ResourceType
+
+SECRETS = ResourceType(group="", version="v1", kind="Secret", plural="secrets")
+
+async def writer(store, w):
+    i = 0
+    while True:
+        name = f"w{w}-{i}"
+        data = {"n": base64.b64encode(name.encode()).decode()}
+        await store.create(SECRETS, {"metadata": {"name": name, "namespace": "ns"}, "data": data})
+        print(name, flush=True)
+        i += 1
+
+async def main():
+    store = await LocalStore.open(Path(sys.argv[1]), now=lambda: datetime.datetime.now(datetime.UTC),
+                                  bookmark_interval=None)
+    await asyncio.gather(*(writer(store, w) for w in range(8)))
+
+asyncio.run(main())
+"""
+
+
+async def test_sigkill_loses_no_write_of_a_group(clock: FakeClock, db_path: Path) -> None:
+    # Eight writers at once: their writes share transactions; every write reported done must survive.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CONCURRENT_WRITER, str(db_path), stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    reported: list[str] = []
+    try:
+        while len(reported) < 120:
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+            assert line, "the writer stopped early"
+            reported.append(line.decode().strip())
+    finally:
+        proc.send_signal(signal.SIGKILL)
+    reported += [line for line in (await proc.stdout.read()).decode().splitlines() if line.strip()]
+    assert await proc.wait() == -signal.SIGKILL
+    async with await LocalStore.open(db_path, now=clock.now, bookmark_interval=None) as store:
+        stored = {obj["metadata"]["name"] for obj in (await store.list(SECRETS)).items}
+        assert set(reported) <= stored
+        assert int(store.resource_version) == len(stored)
