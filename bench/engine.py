@@ -13,6 +13,10 @@ Secret is being issued), so the figure is the engine's issuance rate, not the is
 ``--profile FILE`` writes a cProfile of the timed phase alone (read it with ``pstats``); ``--no-raw``
 skips the raw cryptography figure.
 
+By default the Certificates are created one after the other, each create awaited (it returns once its
+write is durable), as a client applying manifests one by one would; ``--create-concurrency N`` has N
+creates in flight, as ``certkeeper local`` loading a directory or many clients would.
+
 Prints figures; never asserts. Usage: ``python bench/engine.py [--count 1000] [--idle 10000]``.
 """
 
@@ -123,7 +127,28 @@ async def wait_issuer_ready(engine: Engine, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def run(count: int, idle: int, idle_seconds: float, state: Path, profile: Path | None) -> None:
+async def create_certificates(store: LocalStore, indexes: range, concurrency: int) -> None:
+    """Create the Certificates ``svc<i>``, ``concurrency`` requests at a time (1: one after the other)."""
+    pending = iter(indexes)
+
+    async def client() -> None:
+        for i in pending:
+            await store.create(
+                CERTIFICATES,
+                certificate(
+                    f"svc{i}",
+                    {"name": "ca"},
+                    dnsNames=[f"svc{i}.bench.example"],
+                    privateKey={"algorithm": "ECDSA", "size": 256},
+                ),
+            )
+
+    await asyncio.gather(*(client() for _ in range(max(1, concurrency))))
+
+
+async def run(
+    count: int, idle: int, idle_seconds: float, state: Path, profile: Path | None, concurrency: int = 1
+) -> None:
     clock = SystemClock()
     store = await LocalStore.open(state / "state.db", now=clock.now, admit=store_admission(DEFAULT_GATES))
     engine = Engine(
@@ -169,16 +194,7 @@ async def run(count: int, idle: int, idle_seconds: float, state: Path, profile: 
         if profiler is not None:
             profiler.enable()
         cpu0, start = time.process_time(), time.perf_counter()
-        for i in range(count):
-            await store.create(
-                CERTIFICATES,
-                certificate(
-                    f"svc{i}",
-                    {"name": "ca"},
-                    dnsNames=[f"svc{i}.bench.example"],
-                    privateKey={"algorithm": "ECDSA", "size": 256},
-                ),
-            )
+        await create_certificates(store, range(count), concurrency)
         await wait_ready(engine, count + 1, timeout=3600)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
         if profiler is not None and profile is not None:
@@ -189,16 +205,7 @@ async def run(count: int, idle: int, idle_seconds: float, state: Path, profile: 
             f"(CPU {cpu:.1f} s, {cpu / count * 1000:.2f} ms CPU/certificate), peak RSS {peak_rss_mib():.0f} MiB"
         )
         if idle > count:
-            for i in range(count, idle):
-                await store.create(
-                    CERTIFICATES,
-                    certificate(
-                        f"svc{i}",
-                        {"name": "ca"},
-                        dnsNames=[f"svc{i}.bench.example"],
-                        privateKey={"algorithm": "ECDSA", "size": 256},
-                    ),
-                )
+            await create_certificates(store, range(count, idle), concurrency)
             await wait_ready(engine, idle + 1, timeout=7200)
         if idle:
             await asyncio.sleep(5)  # let the last status writes and events settle
@@ -221,6 +228,12 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the timed phase here")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw cryptography figure")
+    parser.add_argument(
+        "--create-concurrency",
+        type=int,
+        default=1,
+        help="Certificates created at once (1: one after the other, each awaited, as before)",
+    )
     args = parser.parse_args()
     if not args.no_raw:
         rate = raw_crypto_rate()
@@ -229,7 +242,7 @@ def main() -> None:
             f"(a third: {rate / 3:.0f}/s)"
         )
     with tempfile.TemporaryDirectory(prefix="certkeeper-bench-") as state:
-        asyncio.run(run(args.count, args.idle, args.idle_seconds, Path(state), args.profile))
+        asyncio.run(run(args.count, args.idle, args.idle_seconds, Path(state), args.profile, args.create_concurrency))
 
 
 if __name__ == "__main__":
