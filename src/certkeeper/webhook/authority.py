@@ -11,6 +11,15 @@ re-reads the Secret every 10 s, so every replica follows a rotation made by anot
 by default, never beyond the CA) and installs it into :class:`~certkeeper.webhook.tls.ServingTLS`;
 it signs a new one two thirds through the leaf's life and whenever the CA changes.
 
+A CA change is safe for clients that do not trust the new CA yet. The API server trusts the CA bundle
+the cainjector copies from the Secret into the webhook configurations, and learns of a new CA only
+after the webhook has started serving from it; every connection it opened in between would fail
+(``x509: certificate signed by unknown authority``). So when the CA in use is replaced, the new CA's
+certificate is also signed by the CA it replaces (a cross-signed intermediate, valid while both are)
+and served after the leaf: a client that trusts the old CA verifies leaf -> cross-signed new CA -> old
+CA, one that trusts the new CA stops at the new CA, whatever the cainjector has done so far. (Beyond
+cert-manager, whose webhook has this window.)
+
 The Secret is read and written through the Store protocol (the kube backend in a cluster). Creating
 when another replica just did (AlreadyExists) or updating a stale copy (Conflict) is not an error:
 the next read picks up the winner's CA. Follows cert-manager's ``pkg/server/tls/authority`` and
@@ -164,6 +173,26 @@ def sign_leaf(ca: CA, dns_names: Sequence[str], now: datetime, duration: timedel
     return certificate, encode_private_key_pkcs8(key)
 
 
+def cross_sign(ca: CA, previous: CA, now: datetime) -> x509.Certificate | None:
+    """``ca``'s certificate signed by ``previous``, valid while both are; None when that time is over.
+
+    Served after a leaf of ``ca``, it lets clients that trust only ``previous`` verify the leaf.
+    """
+    not_before = max(ca.certificate.not_valid_before_utc, previous.certificate.not_valid_before_utc)
+    not_after = min(ca.certificate.not_valid_after_utc, previous.certificate.not_valid_after_utc)
+    if now > not_after or not_before >= not_after:
+        return None
+    params = CertificateParams(
+        subject=ca.certificate.subject,
+        public_key=ca.key.public_key(),
+        not_before=not_before,
+        not_after=not_after,
+        is_ca=True,
+        key_usage=DIGITAL_SIGNATURE | KEY_ENCIPHERMENT | CERT_SIGN,
+    )
+    return sign_certificate(params, signer_key=previous.key, issuer=previous.certificate)
+
+
 def _secret_data(ca: CA) -> dict[str, str]:
     cert = base64.b64encode(ca.cert_pem).decode("ascii")
     key = base64.b64encode(encode_private_key_pkcs8(ca.key)).decode("ascii")
@@ -194,15 +223,23 @@ class DynamicAuthority:
         self._ca_duration = ca_duration
         self._poll_interval = poll_interval
         self.current: CA | None = None
+        #: The current CA cross-signed by the CA it replaced (None before any replacement, or when expired).
+        self.cross_signed: x509.Certificate | None = None
         #: Increases every time the CA in use changes.
         self.generation = 0
         #: Set when the CA changes; the leaf source clears it.
         self.changed = asyncio.Event()
 
-    def _use(self, ca: CA) -> None:
+    def _use(self, ca: CA, now: datetime) -> None:
         if self.current is not None and self.current.cert_pem == ca.cert_pem:
             return
-        self.current = ca
+        previous, self.current = self.current, ca
+        self.cross_signed = None
+        if previous is not None:
+            try:
+                self.cross_signed = cross_sign(ca, previous, now)
+            except PkiError as exc:  # the new CA is served without the bridge rather than not at all
+                log.warning("cannot cross-sign the new serving CA with the previous one: %s", exc)
         self.generation += 1
         self.changed.set()
         log.info("serving CA from Secret %s/%s changed (generation %d)", self.namespace, self.name, self.generation)
@@ -248,12 +285,12 @@ class DynamicAuthority:
             if isinstance(parsed, CA) and ca_needs_rotation(parsed.certificate, now):
                 parsed = "CA certificate is nearing expiry."
             if isinstance(parsed, CA):
-                self._use(parsed)
+                self._use(parsed, now)
                 return parsed
             log.info("will regenerate the serving CA in %s/%s: %s", self.namespace, self.name, parsed)
             ca = generate_ca(now, common_name=self._common_name, duration=self._ca_duration)
             if await self._write(secret, ca) is not None:
-                self._use(ca)
+                self._use(ca, now)
                 return ca
         return self.current
 
@@ -296,8 +333,13 @@ class DynamicCertificateSource:
         ca = self._authority.current
         if ca is None:
             raise TLSError("certificate not available: the serving CA is not loaded yet")
-        certificate, key_pem = sign_leaf(ca, self.dns_names, self._clock.now(), self._leaf_duration)
-        return self._tls.install(encode_pem_certificate(certificate), key_pem)
+        now = self._clock.now()
+        certificate, key_pem = sign_leaf(ca, self.dns_names, now, self._leaf_duration)
+        chain = encode_pem_certificate(certificate)
+        cross = self._authority.cross_signed
+        if cross is not None and now <= cross.not_valid_after_utc:
+            chain += encode_pem_certificate(cross)
+        return self._tls.install(chain, key_pem)
 
     async def _until(self, moment: datetime, generation: int) -> None:
         """Sleep until ``moment`` (wall clock, re-checked regularly) or until the CA changes."""
@@ -336,6 +378,7 @@ __all__ = [
     "DynamicCertificateSource",
     "SecretAccess",
     "ca_needs_rotation",
+    "cross_sign",
     "generate_ca",
     "parse_ca",
     "sign_leaf",

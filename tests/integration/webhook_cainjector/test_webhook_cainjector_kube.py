@@ -6,12 +6,19 @@
 * The CA rotates twice while admission requests keep flowing (the Secret deleted, so the webhook makes a
   new one; then replaced by a CA two thirds through its life, so the webhook rotates it itself): not one
   request fails, during or after. The cainjector merges each new CA into the bundle, keeping the old ones.
+* The hardest case: the CA changes while the cainjector is stopped (SIGSTOP), so the API server's bundle
+  holds only the old CA while the webhook already serves a leaf of the new one, and a burst of concurrent
+  requests makes the API server open new connections. None fails: the webhook serves the new CA
+  cross-signed by the old one after its leaf. (Without that, most of the burst failed with ``x509:
+  certificate signed by unknown authority``.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -182,3 +189,43 @@ async def test_ca_rotation_under_load_fails_no_admission(kube: KubeClient, deplo
     for bundle in await _bundles(kube, deployment):
         assert cas <= set(bundle)
     assert issued_by(await served_leaf(deployment.port), aged.new_ca)
+
+
+async def test_a_ca_change_the_cainjector_has_not_injected_yet_fails_no_admission(
+    kube: KubeClient, deployment: Deployment
+) -> None:
+    first = await ca_in_secret(kube)
+    load = AdmissionLoad(kube, deployment.namespace, deployment.labels, workers=2)
+    load.start()
+    assert deployment.cainjector.popen is not None
+    cainjector = deployment.cainjector.popen.pid
+    os.kill(cainjector, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(1)
+        await kube.delete("v1", "Secret", CA_SECRET, namespace=NAMESPACE)
+
+        async def switched() -> bool:
+            current = await ca_in_secret(kube)
+            return bool(current) and current != first and issued_by(await served_leaf(deployment.port), current)
+
+        await eventually(switched, timeout=30, what="the webhook to serve from a new CA", deployment=deployment)
+        # Only the old CA is trusted by the API server, and 20 requests at once need new connections.
+        assert all(bundle == [x509.load_pem_x509_certificate(first)] for bundle in await _bundles(kube, deployment))
+        burst = AdmissionLoad(kube, deployment.namespace, deployment.labels)
+        cases = [burst.certificate_valid, burst.certificate_invalid, burst.request_valid, burst.issuer_invalid] * 5
+        outcomes = await asyncio.gather(*(burst.once(case) for case in cases))
+        await asyncio.sleep(1)
+    finally:
+        os.kill(cainjector, signal.SIGCONT)
+    second = await ca_in_secret(kube)
+
+    async def merged() -> bool:
+        cas = {x509.load_pem_x509_certificate(pem) for pem in (first, second)}
+        return all(cas <= set(bundle) for bundle in await _bundles(kube, deployment))
+
+    await eventually(merged, timeout=30, what="the resumed cainjector to merge the new CA", deployment=deployment)
+    await asyncio.sleep(1)
+    steady = await load.stop()
+    failures = load.failures(outcomes) + load.failures(steady)
+    assert not failures, _report(failures, failures[0].started)
+    assert len(outcomes) == 20
