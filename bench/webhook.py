@@ -181,6 +181,8 @@ class Phase:
     rate: float
     seconds: float
     latencies: list[float]
+    #: The same requests timed from the moment the generator actually sent them (its own stalls excluded).
+    service: list[float]
     errors: int
     #: How late, at worst, the generator sent a request after its due time (seconds).
     worst_send_lag: float
@@ -188,8 +190,8 @@ class Phase:
     #: The machine's 1-minute load average at the end of the phase (other work competes for the cores).
     load: float
 
-    def percentile(self, q: float) -> float:
-        values = sorted(self.latencies)
+    def percentile(self, q: float, *, service: bool = False) -> float:
+        values = sorted(self.service if service else self.latencies)
         return values[max(0, math.ceil(q * len(values)) - 1)] if values else math.nan
 
     def line(self) -> str:
@@ -198,7 +200,9 @@ class Phase:
             f"{self.rate:7.0f}/s {len(self.latencies) + self.errors:6d} requests  "
             f"p50 {self.percentile(0.5) * ms:6.2f} ms  "
             f"p99 {self.percentile(0.99) * ms:7.2f} ms  max {max(self.latencies, default=math.nan) * ms:7.1f} ms  "
-            f"errors {self.errors}  send lag {self.worst_send_lag * ms:6.1f} ms  "
+            f"errors {self.errors}  (from send: p50 {self.percentile(0.5, service=True) * ms:5.2f} ms, "
+            f"p99 {self.percentile(0.99, service=True) * ms:6.2f} ms; "
+            f"worst send lag {self.worst_send_lag * ms:5.1f} ms)  "
             f"webhook CPU {self.webhook_cpu / self.seconds * 100:5.1f}% of a core  load {self.load:.1f}"
         )
 
@@ -206,6 +210,7 @@ class Phase:
 async def run_phase(session: aiohttp.ClientSession, url: str, rate: float, seconds: float, pid: int) -> Phase:
     """Send ``rate`` requests per second for ``seconds``, open loop; wait for every answer."""
     latencies: list[float] = []
+    service: list[float] = []
     errors = 0
     loop = asyncio.get_running_loop()
     headers = {"Content-Type": "application/json"}
@@ -214,6 +219,7 @@ async def run_phase(session: aiohttp.ClientSession, url: str, rate: float, secon
     async def one(due: float) -> None:
         nonlocal errors
         uid = str(uuid.uuid4())
+        sent_at = loop.time()
         try:
             body = template.replace(UID_PLACEHOLDER.encode(), uid.encode(), 1)
             async with session.post(url, data=body, headers=headers) as response:
@@ -225,7 +231,9 @@ async def run_phase(session: aiohttp.ClientSession, url: str, rate: float, secon
         except (aiohttp.ClientError, ValueError, KeyError, TimeoutError):
             errors += 1
             return
-        latencies.append(loop.time() - due)
+        done = loop.time()
+        latencies.append(done - due)
+        service.append(done - sent_at)
 
     total = int(rate * seconds)
     tasks: list[asyncio.Task[None]] = []
@@ -245,7 +253,7 @@ async def run_phase(session: aiohttp.ClientSession, url: str, rate: float, secon
             await asyncio.sleep(max(0.0, start + sent / rate - loop.time()))
     await asyncio.gather(*tasks)
     cpu = cpu_seconds(pid) - cpu_before
-    return Phase(rate, seconds, latencies, errors, worst_lag, cpu, os.getloadavg()[0])
+    return Phase(rate, seconds, latencies, service, errors, worst_lag, cpu, os.getloadavg()[0])
 
 
 async def bench(args: argparse.Namespace) -> None:
