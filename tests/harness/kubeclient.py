@@ -311,7 +311,7 @@ class KubeClient:
         while pending:
             name = pending[0]
             crd = await self.request("GET", f"/apis/{CRD_API_VERSION}/customresourcedefinitions/{name}")
-            conditions = {c["type"]: c for c in (crd.get("status") or {}).get("conditions", [])}
+            conditions = {c["type"]: c for c in (crd.get("status") or {}).get("conditions") or []}
             accepted = conditions.get("NamesAccepted")
             if accepted is not None and accepted.get("status") == "False":
                 raise ApiError("GET", name, 409, {"reason": accepted.get("reason"), "message": accepted.get("message")})

@@ -3,7 +3,8 @@
 The controller tests run on their own control plane (``plane``, one per session), with the
 ``OwnerReferencesPermissionEnforcement`` admission plugin on, as OpenShift and hardened clusters run
 it: an ownerReference with ``blockOwnerDeletion`` then needs ``update`` on the owner's ``finalizers``,
-which is what the ClusterRole's ``*/finalizers`` rules are for. At start it gets deploy/'s CRDs and
+which is what the ClusterRole's ``*/finalizers`` rules are for; and without a watch cache, so that a
+test can expire resourceVersions by compacting etcd. At start it gets deploy/'s CRDs and
 the RBAC objects of deploy/manifests (namespace, ServiceAccounts, roles, bindings, user roles); no
 Deployment runs, there being no kubelet.
 
@@ -55,7 +56,12 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """etcd + kube-apiserver with OwnerReferencesPermissionEnforcement, deploy/'s CRDs and RBAC applied."""
     control = ControlPlane(
         workdir=tmp_path_factory.mktemp("kube-controller"),
-        apiserver_args=["--enable-admission-plugins=OwnerReferencesPermissionEnforcement"],
+        apiserver_args=[
+            "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+            # Watches straight from etcd: compacting etcd then expires a resourceVersion for certain (410),
+            # where a watch cache would keep serving it from memory.
+            "--watch-cache=false",
+        ],
     )
     control.start()
     try:
