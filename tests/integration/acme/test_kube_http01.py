@@ -7,6 +7,11 @@ with the Pod's arguments) as a local process, on the port pebble dials for HTTP-
 pebble resolves the domain through BIND (``*.<zone>`` is 127.0.0.1) and validates for real; the
 solver's self check resolves through the same BIND. There is no garbage collector either, so the
 solver objects must be gone because the solver deleted them.
+
+The last test runs ``certkeeper controller`` itself (``run_controller`` with a config from its flags), whose
+self check dials port 80 as cert-manager's does. There the test also plays the ingress controller: its
+address is a loopback address of the test's own on port 80, which BIND gives the test domain and which
+forwards every connection to the played solver Pod. pebble validates through the same address.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import asyncio
 import base64
 import contextlib
 import os
+import random
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +34,8 @@ import pytest
 from certkeeper.acme.solvers.http01_check import HTTP01SelfCheck, NameserverResolver
 from certkeeper.acme.solvers.kube_http01 import INGRESSES, PODS, SERVICES, kube_http01_solver
 from certkeeper.acme.solvers.kube_http01_objects import adler32_label
+from certkeeper.cli.controller import run_controller
+from certkeeper.cli.controller_config import ControllerConfig, make_config
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.controllers.engine import Engine
 from certkeeper.issuers.acme import AccountRegistry, AcmeIssuerBackend
@@ -49,13 +58,32 @@ RBAC_KINDS: Final = frozenset(
 SOLVER_SELECTOR: Final = LabelSelector(match_labels={"acme.cert-manager.io/http01-solver": "true"})
 #: The solver processes' environment: this one without tracemalloc (it slows start-up to a crawl).
 SOLVER_ENV: Final = {k: v for k, v in os.environ.items() if k != "PYTHONTRACEMALLOC"}
+#: The one name in the zone that BIND resolves to the played ingress controller rather than 127.0.0.1.
+FRONT_HOST: Final = "app"
 ACME = "acme.cert-manager.io/v1"
 CM = "cert-manager.io/v1"
 
 
 @pytest.fixture(scope="module")
-def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
-    with Bind(tmp_path_factory.mktemp("bind"), zones=(Zone(name=ZONE),)) as server:
+def front_address() -> str:
+    """A loopback address of this module's own whose port 80 is free: the played ingress controller's."""
+    rng = random.Random()
+    for _ in range(20):
+        address = f"127.{rng.randrange(64, 255)}.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}"
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, 80))
+            except OSError:
+                continue
+        return address
+    raise AssertionError("no loopback address with port 80 free (binding port 80 needs root or CAP_NET_BIND_SERVICE)")
+
+
+@pytest.fixture(scope="module")
+def bind(tmp_path_factory: pytest.TempPathFactory, front_address: str) -> Iterator[Bind]:
+    zone = Zone(name=ZONE, records=(f"{FRONT_HOST} IN A {front_address}",))
+    with Bind(tmp_path_factory.mktemp("bind"), zones=(zone,)) as server:
         yield server
 
 
@@ -68,6 +96,14 @@ def solver_port() -> int:
 @pytest.fixture
 def validating_pebble(tmp_path: Path, bind: Bind, solver_port: int) -> Iterator[Pebble]:
     config = PebbleConfig(http_port=solver_port, dns_server=bind.nameserver, always_valid=False)
+    with Pebble(tmp_path / "pebble", config) as server:
+        yield server
+
+
+@pytest.fixture
+def front_pebble(tmp_path: Path, bind: Bind) -> Iterator[Pebble]:
+    """pebble validating HTTP-01 on port 80, as a real CA does."""
+    config = PebbleConfig(http_port=80, dns_server=bind.nameserver, always_valid=False)
     with Pebble(tmp_path / "pebble", config) as server:
         yield server
 
@@ -184,6 +220,77 @@ async def playing_kubelet(store: KubeStore, namespace: str, port: int, log_dir: 
         await kubelet.close()
 
 
+# -- the played ingress controller ------------------------------------------------------------------------
+
+
+@dataclass
+class FrontDoor:
+    """``<address>:80`` forwarding each connection to the played solver Pod, recording each request's head.
+
+    It stands for the ingress controller a real cluster's DNS points at; it forwards every path, so what
+    it proves is that the requests came to the address BIND gave (the Ingress itself is checked as an
+    object). Each connection carries one request: the self check and pebble's validations both close.
+    """
+
+    address: str
+    target: int
+    #: Each request's head (request line and headers), lower-cased, in arrival order.
+    requests: list[str] = field(default_factory=list)
+    handlers: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        upstream: asyncio.StreamWriter | None = None
+        try:
+            head = await client_reader.readuntil(b"\r\n\r\n")
+            self.requests.append(head.decode("latin-1").lower())
+            # Refused while the Pod is not "running" yet: the client sees the connection close, as it would
+            # when a Service has no ready endpoints.
+            pod_reader, upstream = await asyncio.open_connection("127.0.0.1", self.target)
+            upstream.write(head)
+            await asyncio.gather(pipe(client_reader, upstream), pipe(pod_reader, client_writer))
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            for writer in (upstream, client_writer):
+                if writer is not None:
+                    writer.close()
+                    with contextlib.suppress(OSError):
+                        await writer.wait_closed()
+            self.handlers.discard(task)
+
+    def seen(self, host: str, path: str) -> list[str]:
+        """The heads of the GET requests for ``http://<host><path>`` (pebble sends Host with ``:80``)."""
+        hosts = (f"\r\nhost: {host}\r\n", f"\r\nhost: {host}:80\r\n")
+        return [r for r in self.requests if r.startswith(f"get {path.lower()} ") and any(h in r for h in hosts)]
+
+
+async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    """Copy until end of stream, then half-close ``sink`` so the other side sees it too."""
+    with contextlib.suppress(OSError):
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+        if sink.can_write_eof():
+            sink.write_eof()
+
+
+@contextlib.asynccontextmanager
+async def front_door(address: str, target: int) -> AsyncIterator[FrontDoor]:
+    door = FrontDoor(address, target)
+    server = await asyncio.start_server(door.handle, host=address, port=80)
+    try:
+        yield door
+    finally:
+        server.close()
+        for task in list(door.handlers):
+            task.cancel()
+        await asyncio.gather(*door.handlers, return_exceptions=True)
+        await server.wait_closed()
+
+
 # -- the engine as certkeeper controller would run it ------------------------------------------------------
 
 
@@ -215,6 +322,19 @@ async def running_controller(identity: Identity, namespace: str, bind: Bind, sol
         await engine.stop()
         await registry.aclose()
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def certkeeper_controller(config: ControllerConfig) -> AsyncIterator[asyncio.Task[None]]:
+    """``run_controller`` in the background as ``certkeeper controller`` runs it, stopped as SIGTERM stops it
+    (a crash is re-raised on exit)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_controller(config, stop), name="certkeeper-controller")
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
 
 
 def cluster_issuer(name: str, pebble: Pebble, http01: dict[str, Any]) -> RawObject:
@@ -471,3 +591,75 @@ async def test_http01_through_an_existing_ingress(
     # ...and lost it again on cleanup.
     assert final["spec"] == original["spec"]
     assert [o["metadata"]["name"] for o in kubelet.seen("Pod", "DELETED")] == kubelet.stopped
+
+
+async def test_certkeeper_controller_solves_http01_with_its_solver_flags(
+    kube: KubeClient,
+    namespace: str,
+    controller_identity: Identity,
+    front_pebble: Pebble,
+    bind: Bind,
+    front_address: str,
+    solver_port: int,
+    issuer: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``certkeeper controller`` as its flags configure it: the solver Pods' image and extra labels, and the
+    self check resolving through ``--acme-http01-solver-nameservers`` (only BIND knows the domain) on port 80."""
+    # The self check honours HTTP(S)_PROXY as Go's does; the test's requests must not go to a proxy.
+    for proxy in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    domain = f"{FRONT_HOST}.{ZONE}"
+    image = "registry.example/certkeeper-solver:flags"
+    config = make_config(
+        kubeconfig=controller_identity.kubeconfig,
+        cluster_resource_namespace=namespace,
+        leader_elect=False,
+        metrics_listen_address="0",
+        internal_healthz_listen_address="0",
+        acme_http01_solver_image=image,
+        # The second label would take the Pod out of its own Service's selector: it must be ignored.
+        acme_http01_solver_extra_labels=("team=web", "acme.cert-manager.io/http01-solver=false"),
+        acme_http01_solver_nameservers=(bind.nameserver,),
+    )
+    async with (
+        KubeStore.from_kubeconfig(kube.identity.kubeconfig) as admin,
+        playing_kubelet(admin, namespace, solver_port, tmp_path) as kubelet,
+        front_door(front_address, solver_port) as door,
+        certkeeper_controller(config),
+    ):
+        await kube.create(cluster_issuer(issuer, front_pebble, {"ingress": {"ingressClassName": "nginx"}}))
+        await kube.create(certificate("app", issuer, domain), namespace=namespace)
+        await wait_ready(kube, namespace, "app", tmp_path)
+
+        secret = await kube.get("v1", "Secret", "app-tls", namespace=namespace)
+        san = verify_chain(front_pebble, tmp_path, base64.b64decode(secret["data"]["tls.crt"]))
+        assert f"DNS:{domain}" in san
+        await wait_cleaned_up(kube, namespace)
+        assert await list_in(kube, ACME, "Challenge", namespace) == []
+
+    [challenge] = kubelet.seen("Challenge")
+    assert [c["status"].get("state") for c in kubelet.seen("Challenge", "MODIFIED") if c.get("status")][-1] == "valid"
+    token = challenge["spec"]["token"]
+    labels = {
+        "acme.cert-manager.io/http-domain": adler32_label(domain),
+        "acme.cert-manager.io/http-token": adler32_label(token),
+        "acme.cert-manager.io/http01-solver": "true",
+        "team": "web",
+    }
+    [pod], [service], [ingress] = (kubelet.seen(kind) for kind in ("Pod", "Service", "Ingress"))
+    assert [obj["metadata"]["labels"] for obj in (pod, service, ingress)] == [labels] * 3
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == image
+    assert container["args"][1:] == [f"--domain={domain}", f"--token={token}", f"--key={challenge['spec']['key']}"]
+    assert (
+        [o["metadata"]["name"] for o in kubelet.seen("Pod", "DELETED")] == kubelet.stopped == [pod["metadata"]["name"]]
+    )
+
+    # Both the self check (cert-manager's five passes, as "certkeeper") and pebble fetched the challenge from
+    # the address only BIND gives the domain, on port 80.
+    fetched = door.seen(domain, f"/.well-known/acme-challenge/{token}")
+    from_self_check = [r for r in fetched if "\r\nuser-agent: certkeeper\r\n" in r]
+    assert len(from_self_check) >= 5, door.requests
+    assert len(fetched) > len(from_self_check), door.requests
