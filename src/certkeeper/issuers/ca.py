@@ -7,7 +7,6 @@ returns the leaf plus the CA chain and, as ``ca``, the root-most certificate of 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from cryptography import x509
@@ -33,6 +32,7 @@ from certkeeper.issuers.base import (
 from certkeeper.pki.errors import PkiError
 from certkeeper.pki.keys import PrivateKey, public_keys_equal, supported_public_key
 from certkeeper.pki.sign import CertificateParams, sign_with_ca
+from certkeeper.runtime.offload import compute, slow_key
 
 KEY_PAIR_VERIFIED_MESSAGE = "Signing CA verified"
 GET_KEY_PAIR_MESSAGE = "Error getting keypair for CA issuer: "
@@ -101,7 +101,7 @@ class CAIssuer:
             issuing_certificate_urls=tuple(ca.issuing_certificate_urls or ()),
         )
         try:
-            chain_pem, ca_pem = await asyncio.to_thread(_sign, params, chain, key)
+            chain_pem, ca_pem = await compute(_sign, params, chain, key, slow=slow_key(key))
         except PkiError as exc:
             return Failed("SigningError", f"Error signing certificate: {exc}")
         return Issued(certificate=chain_pem, ca=ca_pem)

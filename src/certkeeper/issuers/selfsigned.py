@@ -7,7 +7,6 @@ selfsigned/selfsigned.go``, ``pkg/issuer/selfsigned/setup.go``).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from certkeeper.api.annotations import CERTIFICATE_REQUEST_PRIVATE_KEY_ANNOTATION
@@ -33,6 +32,7 @@ from certkeeper.pki.errors import PkiError
 from certkeeper.pki.keys import PrivateKey, public_keys_equal
 from certkeeper.pki.sign import CertificateParams, sign_self_signed
 from certkeeper.pki.subject import name_is_empty
+from certkeeper.runtime.offload import compute, slow_key
 
 #: Warning event on a request whose certificate would have an empty subject DN (cert-manager's text).
 EMPTY_DN_MESSAGE = (
@@ -77,7 +77,7 @@ class SelfSignedIssuer:
                 "ErrorKeyMatch", "Error generating certificate template: CSR not signed by referenced private key"
             )
         try:
-            signed = await asyncio.to_thread(_sign, params, private_key)
+            signed = await compute(_sign, params, private_key, slow=slow_key(private_key))
         except PkiError as exc:
             return Failed("ErrorSigning", f"Error signing certificate: {exc}")
         warnings = (IssuerWarning("BadConfig", EMPTY_DN_MESSAGE),) if name_is_empty(params.subject) else ()

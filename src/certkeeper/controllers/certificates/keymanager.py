@@ -9,7 +9,6 @@ server's generateName would), so that the Secret and the status naming it are on
 
 from __future__ import annotations
 
-import asyncio
 import secrets as random_source
 
 import msgspec
@@ -33,6 +32,7 @@ from certkeeper.pki.keys import (
     load_pem_private_key,
 )
 from certkeeper.runtime.events import Event
+from certkeeper.runtime.offload import compute, slow_key
 from certkeeper.runtime.outcome import NOTHING, Delete, Outcome, Write
 from certkeeper.store.ports import RawObject
 from certkeeper.store.resources import SECRETS, encode
@@ -66,7 +66,8 @@ def _set_name(cert: Certificate, name: str | None) -> RawObject | None:
 
 
 async def _new_key(cert: Certificate) -> PrivateKey:
-    return await asyncio.to_thread(generate_private_key, key_spec(cert.spec.private_key))
+    spec = key_spec(cert.spec.private_key)
+    return await compute(generate_private_key, spec, slow=slow_key(spec.algorithm))
 
 
 def _key_secret(cert: Certificate, name: str, key: PrivateKey) -> Secret:

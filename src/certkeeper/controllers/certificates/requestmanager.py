@@ -9,8 +9,6 @@ CSR signed by the next key, cert-manager's annotations, the Certificate's labels
 
 from __future__ import annotations
 
-import asyncio
-
 from certkeeper.api.annotations import (
     CERTIFICATE_NAME_KEY,
     CERTIFICATE_REQUEST_PRIVATE_KEY_ANNOTATION,
@@ -40,6 +38,7 @@ from certkeeper.pki.pem import encode_pem_certificate_request, load_pem_certific
 from certkeeper.pki.template import CertificateTemplate, CsrOptions
 from certkeeper.policies.input import next_revision
 from certkeeper.runtime.events import Event
+from certkeeper.runtime.offload import compute, slow_key
 from certkeeper.runtime.outcome import NOTHING, Delete, Outcome, Write
 from certkeeper.store.resources import CERTIFICATE_REQUESTS, encode
 
@@ -118,7 +117,8 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
         return Outcome(deletes=tuple(deletes))
     try:
         template = certificate_template(cert.spec)
-        csr_pem = await asyncio.to_thread(_build_csr_pem, template, key, csr_options(ctx.options.feature_gates))
+        options = csr_options(ctx.options.feature_gates)
+        csr_pem = await compute(_build_csr_pem, template, key, options, slow=slow_key(key))
     except PkiError as exc:
         message = f"Failed to generate CSR: {exc} - will not retry"
         return Outcome(events=(Event(type="Warning", reason="RequestFailed", message=message),))
