@@ -314,6 +314,72 @@ async def test_failed_challenge_surfaces_the_acme_problem_and_backs_off(
 
 
 @pytest.fixture
+def pebble_asking_an_empty_server(tmp_path: Path) -> Iterator[Pebble]:
+    # pebble resolves through a second BIND serving the same zone, which never gets the TXT records:
+    # every DNS-01 validation finds the record missing.
+    with Bind(tmp_path / "empty-bind", zones=(Zone(name=ZONE),)) as empty:
+        config = PebbleConfig(dns_server=empty.nameserver, always_valid=False)
+        with Pebble(tmp_path, config) as running:
+            yield running
+
+
+async def test_a_missing_dns_record_surfaces_the_acme_problem_on_challenge_order_and_certificate(
+    pebble_asking_an_empty_server: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
+) -> None:
+    pebble = pebble_asking_an_empty_server
+    responder, server = solver_server
+    key = bind.key("hmac-sha256")
+    solver = {
+        "dns01": {
+            "rfc2136": {
+                "nameserver": bind.nameserver,
+                "tsigKeyName": key.name,
+                "tsigAlgorithm": key.cert_manager_algorithm,
+                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+            }
+        }
+    }
+    args = engine_args(responder, server, bind)
+    async with running_engine(EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **args) as h:
+        await h.apply(
+            SECRETS,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "tsig", "namespace": NS},
+                "data": {"secret": base64.b64encode(key.secret.encode()).decode()},
+            },
+        )
+        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+        await h.apply(CERTIFICATES, certificate("api", [f"api.{ZONE}"]))
+
+        def failed() -> bool:
+            raw = h.engine.certificates.cache.get(f"{NS}/api") or {}
+            return bool(raw.get("status", {}).get("lastFailureTime"))
+
+        await h.settle(failed, timeout=120)
+        challenges = (await h.store.list(CHALLENGES, namespace=NS)).items
+        assert [c["status"]["state"] for c in challenges] == ["invalid"]
+        assert "urn:ietf:params:acme:error:unauthorized" in challenges[0]["status"]["reason"]
+        orders = (await h.store.list(ORDERS, namespace=NS)).items
+        assert orders[0]["status"]["state"] == "invalid"
+        assert "urn:ietf:params:acme:error:unauthorized" in orders[0]["status"]["reason"]
+        cert = await h.get(CERTIFICATES, "api", NS)
+        issuing = next(c for c in cert["status"]["conditions"] if c["type"] == "Issuing")
+        assert issuing["reason"] == "Failed"
+        assert "urn:ietf:params:acme:error:unauthorized" in issuing["message"]
+        assert cert["status"]["failedIssuanceAttempts"] == 1
+        # the failed Challenge stays (its Order owns it) but is no longer processed: its TXT record is gone
+        await h.settle(
+            lambda: not any((c.get("status") or {}).get("processing") for c in h.engine.challenges.cache.items()),
+            timeout=30,
+        )
+        assert await txt_records(bind, f"_acme-challenge.api.{ZONE}.") == []
+        await asyncio.sleep(2)
+        assert len((await h.store.list(ORDERS, namespace=NS)).items) == 1
+
+
+@pytest.fixture
 def current_pebble(
     tmp_path: Path, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server]
 ) -> Iterator[Pebble]:
