@@ -26,7 +26,7 @@ import secrets
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -134,8 +134,10 @@ def issued_by(leaf: x509.Certificate, ca_pem: bytes) -> bool:
     return True
 
 
-async def eventually(check: Any, *, timeout: float, what: str, deployment: Deployment | None = None) -> None:
-    """Poll the coroutine function ``check`` until it returns true (every 0.1 s), or fail after ``timeout``."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float, what: str, deployment: Deployment | None = None
+) -> None:
+    """Poll ``check`` until it returns true (every 0.1 s), or fail after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await check():
