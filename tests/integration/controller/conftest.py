@@ -11,7 +11,9 @@ Deployment runs, there being no kubelet.
 * ``admin``: a ``KubeClient`` as ``admin``; ``ns``: a fresh namespace;
 * ``controller_identity``: ``system:serviceaccount:certkeeper:certkeeper-controller``, the RBAC deploy/ grants;
 * ``start_controller``: runs ``run_controller`` in the background (as an identity, with flags) and stops
-  it gracefully at the end of the test; a crash fails the test.
+  it gracefully at the end of the test; a crash fails the test;
+* ``bind`` and ``pebble`` (session): BIND 9 serving ``example.test`` with TSIG-signed RFC 2136 updates, and
+  pebble validating DNS-01 against it, for ACME on Kubernetes.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import pytest
 
 from certkeeper.cli.controller import run_controller
 from certkeeper.cli.controller_config import ControllerConfig, make_config
+from tests.harness.bind import Bind, Zone
 from tests.harness.kube import REPO_ROOT, ControlPlane, Identity
 from tests.harness.kubeclient import KubeClient, load_manifests, run_blocking
+from tests.harness.pebble import Pebble, PebbleConfig
 
 DEPLOY: Final = REPO_ROOT / "deploy"
 MANIFESTS: Final = DEPLOY / "manifests"
@@ -38,6 +42,7 @@ RBAC_KINDS: Final = frozenset(
 NAMESPACE: Final = "certkeeper"
 SERVICE_ACCOUNT: Final = "certkeeper-controller"
 CM: Final = "cert-manager.io/v1"
+ZONE: Final = "example.test"
 
 
 def rbac_objects() -> list[dict[str, Any]]:
@@ -69,6 +74,24 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         yield control
     finally:
         control.stop()
+
+
+@pytest.fixture(scope="session")
+def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
+    """BIND 9 authoritative for ``example.test``, taking RFC 2136 updates signed with its TSIG keys."""
+    server = Bind(tmp_path_factory.mktemp("bind"), zones=(Zone(name=ZONE),))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory: pytest.TempPathFactory, bind: Bind) -> Iterator[Pebble]:
+    """pebble, validating DNS-01 challenges by asking ``bind``."""
+    with Pebble(tmp_path_factory.mktemp("pebble"), PebbleConfig(dns_server=bind.nameserver, always_valid=False)) as ca:
+        yield ca
 
 
 @pytest.fixture

@@ -94,3 +94,44 @@ async def revision(kube: KubeClient, name: str, namespace: str) -> int:
 def leaf_of(secret: dict[str, Any]) -> x509.Certificate:
     """The first certificate of a Secret's tls.crt."""
     return x509.load_pem_x509_certificates(base64.b64decode(secret["data"]["tls.crt"]))[0]
+
+
+def tsig_secret(namespace: str, secret: str) -> dict[str, Any]:
+    """The TSIG key's secret as a user stores it (no certkeeper label: cached as metadata, read on demand)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "tsig", "namespace": namespace},
+        "data": {"secret": base64.b64encode(secret.encode()).decode()},
+    }
+
+
+def acme_issuer(
+    name: str, namespace: str, *, server: str, ca_bundle: bytes, nameserver: str, key_name: str, algorithm: str
+) -> dict[str, Any]:
+    """An ACME Issuer solving DNS-01 with RFC 2136 (the Secret ``tsig`` holds the TSIG key)."""
+    return {
+        "apiVersion": CM,
+        "kind": "Issuer",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "acme": {
+                "server": server,
+                "email": "admin@example.test",
+                "caBundle": base64.b64encode(ca_bundle).decode(),
+                "privateKeySecretRef": {"name": f"{name}-account"},
+                "solvers": [
+                    {
+                        "dns01": {
+                            "rfc2136": {
+                                "nameserver": nameserver,
+                                "tsigKeyName": key_name,
+                                "tsigAlgorithm": algorithm,
+                                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+                            }
+                        }
+                    }
+                ],
+            }
+        },
+    }
