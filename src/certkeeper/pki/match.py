@@ -75,7 +75,10 @@ def public_key_matches_csr(key: PrivateKey | PublicKey, csr: x509.CertificateSig
 
 def _same(a: Iterable[object], b: Iterable[object]) -> bool:
     """Equal as multisets (``util.EqualUnsorted``)."""
-    return Counter(a) == Counter(b)
+    first, second = list(a), list(b)
+    if first == second:  # the common case: same items in the same order, no counting needed
+        return True
+    return len(first) == len(second) and Counter(first) == Counter(second)
 
 
 def _ip_key(text: str) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certkeeper.pki.csr import build_csr
 from certkeeper.pki.errors import InvalidCsr
@@ -249,3 +252,16 @@ def test_public_key_matching(
 
 def test_ed25519_public_key_matching(ed25519_key: ed25519.Ed25519PrivateKey) -> None:
     assert public_key_matches_certificate(ed25519_key, _certificate(ed25519_key, "a"))
+
+
+@given(st.lists(st.sampled_from("abcd")), st.lists(st.sampled_from("abcd")), st.randoms())
+def test_unordered_equality_is_multiset_equality(a: list[str], b: list[str], rng: random.Random) -> None:
+    from collections import Counter
+
+    from certkeeper.pki.match import _same
+
+    shuffled = list(a)
+    rng.shuffle(shuffled)
+    assert _same(a, shuffled)
+    assert _same(a, b) is (Counter(a) == Counter(b))
+    assert _same(iter(a), iter(b)) is (Counter(a) == Counter(b))
