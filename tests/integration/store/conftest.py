@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import pytest
 
 from certkeeper.store.kube import ClientOptions, KubeStore
-from certkeeper.store.ports import RawObject
+from certkeeper.store.ports import Forbidden, NotFound, RawObject
 from tests.harness.kube import ControlPlane
 
 #: Watches in these tests end (and get their pre-timeout bookmark) within seconds.
 WATCH_TIMEOUT_SECONDS = 4.0
 
 StoreFactory = Callable[..., KubeStore]
+
+_T = TypeVar("_T")
+
+
+async def once_allowed(call: Callable[[], Awaitable[_T]], *, timeout: float = 10.0) -> _T | None:
+    """``call()`` repeated while it is Forbidden: RBAC objects reach the authorizer through an informer,
+    so a fresh RoleBinding can still be refused for a moment. NotFound counts as allowed (None)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await call()
+        except NotFound:
+            return None
+        except Forbidden:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from certkeeper.store.kube import KubeStore
 from certkeeper.store.ports import Forbidden
 from certkeeper.store.resources import SECRETS
 from tests.harness.kubeclient import KubeClient
-from tests.integration.store.conftest import StoreFactory, secret
+from tests.integration.store.conftest import StoreFactory, once_allowed, secret
 
 pytestmark = pytest.mark.kube
 
@@ -55,7 +55,9 @@ async def test_a_role_grants_exactly_its_verbs(
         ]
     )
     reader = store_for("some-reader", ["readers"])
-    assert (await reader.get(SECRETS, "a", namespace=namespace))["metadata"]["name"] == "a"
+    got = await once_allowed(lambda: reader.get(SECRETS, "a", namespace=namespace))
+    assert got is not None
+    assert got["metadata"]["name"] == "a"
     with pytest.raises(Forbidden, match='cannot list resource "secrets"'):
         await reader.list(SECRETS, namespace=namespace)
     with pytest.raises(Forbidden, match='cannot get resource "secrets" in API group "" in the namespace "default"'):

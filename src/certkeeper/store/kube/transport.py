@@ -299,8 +299,13 @@ class KubeTransport:
             if last is not None:
                 yield last
         finally:
-            # A stream the server finished frees its connection for reuse; an abandoned one is closed.
+            # A stream the server finished frees its connection for reuse; an abandoned one is cut off at
+            # once: a graceful TLS close would wait for the server's reply, and a loop that stops first
+            # leaves the socket open.
             if complete:
                 response.release()
             else:
+                connection = response.connection
+                if connection is not None and connection.transport is not None:
+                    connection.transport.abort()
                 response.close()
