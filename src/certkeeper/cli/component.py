@@ -219,6 +219,8 @@ async def unless_stopped(work: Awaitable[None], stop: asyncio.Event) -> bool:
             task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await stopper
+    # Let the cancellation land (asyncio.wait, unlike await, does not raise what the task raised).
+    await asyncio.wait((task,))
     if task.cancelled():
         return False
     task.result()
@@ -243,8 +245,10 @@ async def lead(
         async with elector.leading():
             leading.set()
             try:
-                await start()
-                await stop.wait()
+                # Starting can take long (informers listing a big cluster) or not end at all (a list the
+                # API server refuses): a stop meanwhile cancels it.
+                if await unless_stopped(start(), stop):
+                    await stop.wait()
             finally:
                 await finish()
 

@@ -414,7 +414,8 @@ class Engine:
             try:
                 await self.scheduler.run_once()
             except StoreError as exc:
-                log.warning("challenge scheduler: %s", type(exc).__name__)
+                # The API server's message names what was refused (RBAC); it carries no key material.
+                log.warning("challenge scheduler: %s: %s", type(exc).__name__, exc)
             await self.clock.sleep(1.0)
 
     async def stop(self) -> None:
