@@ -22,6 +22,7 @@ import click
 from certkeeper import __version__
 from certkeeper.acme.solvers.kube_http01_objects import SolverPodOptions
 from certkeeper.api import features
+from certkeeper.api.durations import format_duration
 from certkeeper.api.features import DEFAULT_GATES, FeatureGates
 from certkeeper.api.field import FieldError, FieldPath, aggregate, invalid
 from certkeeper.cli import component
@@ -197,6 +198,15 @@ def _gates(value: str) -> FeatureGates:
         raise click.BadParameter(str(exc), param_hint="--feature-gates") from None
 
 
+class _GoDuration(float):
+    """A bad duration value, printed as Go prints a ``time.Duration`` in a field error (``0s``, unquoted)."""
+
+    def __str__(self) -> str:
+        return format_duration(timedelta(seconds=self))
+
+    __repr__ = __str__
+
+
 def _check(
     *,
     controllers: tuple[str, ...],
@@ -214,13 +224,14 @@ def _check(
     errors: list[FieldError] = []
     root = FieldPath()
     if leader_elect and healthz_timeout <= 0:
-        errors.append(
-            invalid(root.child("leaderElectionConfig", "healthzTimeout"), healthz_timeout, "must be greater than 0")
-        )
+        timeout = _GoDuration(healthz_timeout)
+        errors.append(invalid(root.child("leaderElectionConfig", "healthzTimeout"), timeout, "must be greater than 0"))
     if burst < -1:
         errors.append(invalid(root.child("kubernetesAPIBurst"), burst, "must be greater than or equal to -1"))
     if qps < -1:
-        errors.append(invalid(root.child("kubernetesAPIQPS"), qps, "must be greater than or equal to -1"))
+        # A float32 in Go, printed without a fraction when it has none.
+        shown = int(qps) if qps.is_integer() else qps
+        errors.append(invalid(root.child("kubernetesAPIQPS"), shown, "must be greater than or equal to -1"))
     if burst < qps:
         errors.append(invalid(root.child("kubernetesAPIBurst"), burst, "must be higher or equal to kubernetesAPIQPS"))
     for i, server in enumerate(nameservers):
@@ -250,9 +261,8 @@ def _check(
         errors.append(invalid(limits.child("maxChainLength"), pem["maxChainLength"], "must not exceed maxBundleSize"))
     if 0 < max_backoff < min_backoff:
         path = root.child("certificateRequestMaximumBackoffDuration")
-        errors.append(
-            invalid(path, max_backoff, "must be greater than or equal to certificateRequestMinimumBackoffDuration")
-        )
+        detail = "must be greater than or equal to certificateRequestMinimumBackoffDuration"
+        errors.append(invalid(path, format_duration(timedelta(seconds=max_backoff)), detail))
     return errors
 
 
