@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -278,17 +279,39 @@ def stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(signum, stop.set)
 
 
-def configure_logging(verbosity: int) -> None:
-    """Text logs on stderr; ``-v 4`` and above: debug."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbosity >= 4 else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (``--logging-format=json``): ts, level, logger, msg, and the error if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": round(record.created, 6),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"
+        return json.dumps(entry, ensure_ascii=False)
+
+
+LOGGING_FORMATS: Final = ("text", "json")
+
+
+def configure_logging(verbosity: int, logging_format: str = "text") -> None:
+    """Logs on stderr, as text or JSON lines; ``-v 4`` and above: debug."""
+    handler = logging.StreamHandler()
+    if logging_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbosity >= 4 else logging.INFO, handlers=[handler])
 
 
 __all__ = [
     "BOOL",
+    "LOGGING_FORMATS",
     "HttpEndpoints",
+    "JsonFormatter",
     "MetricsServer",
     "check_leader_election",
     "cluster_config",

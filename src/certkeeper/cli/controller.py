@@ -16,7 +16,8 @@ finish the key in hand, then the Lease is released. ``--metrics-listen-address``
 (cert-manager's certificate, issuer and controller series, and the ACME client's request metrics);
 ``--internal-healthz-listen-address`` serves ``/livez`` and ``/healthz``, which fail when this process
 leads but has not renewed the Lease for longer than its duration plus
-``--internal-healthz-leader-election-timeout``. Logs are text on stderr and never carry key material.
+``--internal-healthz-leader-election-timeout``. Logs go to stderr, as text or (``--logging-format=json``)
+one JSON object per line, and never carry key material.
 """
 
 from __future__ import annotations
@@ -285,10 +286,11 @@ async def _main(config: ControllerConfig) -> None:
 @click.option("--max-certificate-chain-length", type=int, default=95000, show_default=True)
 @click.option("--max-certificate-bundle-size", type=int, default=330000, show_default=True)
 @click.option("-v", "--v", "verbosity", type=int, default=0, help="Log verbosity (4 and above: debug).")
-def controller(verbosity: int, **flags: Any) -> None:
+@click.option("--logging-format", type=click.Choice(component.LOGGING_FORMATS), default="text", show_default=True)
+def controller(verbosity: int, logging_format: str, **flags: Any) -> None:
     """Issue and renew certificates for cert-manager's API objects on Kubernetes."""
     config = make_config(**flags)
-    component.configure_logging(verbosity)
+    component.configure_logging(verbosity, logging_format)
     try:
         asyncio.run(_main(config))
     except LeadershipLost as exc:

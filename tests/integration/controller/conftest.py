@@ -182,10 +182,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 6
 
 
 @pytest.fixture(autouse=True)
-def _controller_logs(caplog: pytest.LogCaptureFixture) -> None:
-    """Keep the controller's warnings (and the engine's debug notes on conflicts and relists) in the report."""
+def _controller_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Keep the controller's warnings (and the engine's debug notes on conflicts and relists) in the report;
+    and fail a test whose logs carry anything that looks like key material."""
     caplog.set_level(logging.INFO, logger="certkeeper")
     caplog.set_level(logging.DEBUG, logger="certkeeper.runtime")
+    yield
+    # A PEM block, or one base64-encoded (as in a Secret's data).
+    leaked = [
+        r.getMessage() for r in caplog.records if any(m in r.getMessage() for m in ("PRIVATE KEY", "LS0tLS1CRUdJTi"))
+    ]
+    assert not leaked, f"key material in the logs: {leaked[:1]}"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import logging
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from certkeeper.cli import controller as controller_module
-from certkeeper.cli.component import health_answer, parse_listen_address
+from certkeeper.cli.component import JsonFormatter, health_answer, parse_listen_address
 from certkeeper.cli.controller import LEASE_NAME, client_options, run_controller
 from certkeeper.cli.controller_config import (
     DEFAULT_CONTROLLERS,
@@ -294,3 +297,17 @@ async def test_a_run_on_the_embedded_store_leads_issues_serves_and_releases() ->
         released = await store.get(LEASES, LEASE_NAME, namespace="certkeeper")
         await store.close()
     assert released["spec"]["holderIdentity"] == ""
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    formatter = JsonFormatter()
+    record = logging.LogRecord("certkeeper.controller", logging.WARNING, __file__, 1, "lost %s", ("it",), None)
+    entry = json.loads(formatter.format(record))
+    assert entry == {"ts": entry["ts"], "level": "warning", "logger": "certkeeper.controller", "msg": "lost it"}
+    try:
+        raise ValueError("bad")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    assert json.loads(formatter.format(record))["error"] == "ValueError: bad"
+    refused = CliRunner().invoke(cli, ["controller", "--logging-format=xml"])
+    assert refused.exit_code == 2
