@@ -15,13 +15,15 @@ scoped to a fresh namespace, and plays one scenario:
 
 With every rule the scenario succeeds (``test_scenario_works_with_every_rule``); without the rule it
 fails, and the API server's refusal of exactly that rule's access shows up in the controller's logs, on
-the Challenge or in an Event. Only the approver's ``approve`` on ``signers`` is not here: the webhook
-checks it (tests/integration/webhook).
+the Challenge or in an Event. The approver's ``approve`` on ``signers`` is checked by certkeeper's webhook
+(a SubjectAccessReview when a request's Approved condition is set), so that case runs with
+``certkeeper webhook`` serving the test's namespace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import secrets
@@ -31,8 +33,9 @@ from typing import Any, Final
 
 import pytest
 
+from certkeeper.cli.webhook import WebhookConfig, run_webhook
 from tests.harness.bind import Bind
-from tests.harness.kube import ControlPlane
+from tests.harness.kube import ControlPlane, free_port
 from tests.harness.kubeclient import ApiError, KubeClient, run_blocking
 from tests.harness.pebble import Pebble
 from tests.integration.controller.conftest import NAMESPACE, ZONE, Running, eventually, rbac_objects
@@ -43,6 +46,7 @@ pytestmark = pytest.mark.kube
 
 Start = Callable[..., Awaitable[Running]]
 RBAC: Final = "rbac.authorization.k8s.io/v1"
+ADMISSION: Final = "admissionregistration.k8s.io/v1"
 SOLVER_LABEL: Final = "acme.cert-manager.io/http01-solver=true"
 
 
@@ -127,12 +131,13 @@ HTTPROUTE_CRD: Final = {
 }
 
 
+APPROVE_RULE: Final = "signers[issuers.cert-manager.io/*,clusterissuers.cert-manager.io/*]:approve"
+
+
 def test_every_rule_is_accounted_for() -> None:
     assert sorted(rule_id(rule) for rule in CLUSTER_ROLE["rules"]) == sorted(CLUSTER_ROLE_NEEDS)
     assert sorted(rule_id(rule) for rule in LEASE_ROLE["rules"]) == sorted(LEASE_ROLE_NEEDS)
-    assert [rule_id(rule) for rule in APPROVER["rules"]] == [
-        "signers[issuers.cert-manager.io/*,clusterissuers.cert-manager.io/*]:approve"
-    ]
+    assert [rule_id(rule) for rule in APPROVER["rules"]] == [APPROVE_RULE]
 
 
 @pytest.fixture(scope="session")
@@ -234,10 +239,13 @@ class Grant:
         objects: list[dict[str, Any]] = [
             cluster_role,
             self._binding("ClusterRoleBinding", self.user, "ClusterRole", self.user, subject),
-            self._binding("ClusterRoleBinding", approve, "ClusterRole", APPROVER["metadata"]["name"], subject),
             lease_role,
             self._binding("RoleBinding", "leaderelection", "Role", "leaderelection", subject, namespace=self.ns),
         ]
+        if without != APPROVE_RULE:
+            objects.append(
+                self._binding("ClusterRoleBinding", approve, "ClusterRole", APPROVER["metadata"]["name"], subject)
+            )
         await self.admin.apply(objects)
         self.made += [("ClusterRole", self.user), ("ClusterRoleBinding", self.user), ("ClusterRoleBinding", approve)]
         # RBAC reaches the authorizer through an informer: wait until the grant is in force.
@@ -336,3 +344,117 @@ async def test_rule_is_needed(
     else:
         await asyncio.sleep(1.0)
         assert not await scenario.succeeded()
+
+
+async def _healthy(port: int, task: asyncio.Task[None]) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            if task.done():
+                task.result()
+                raise AssertionError("the webhook stopped before it was healthy")
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            if answer.startswith(b"HTTP/1.1 200"):
+                return
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def webhook(admin: KubeClient, plane: ControlPlane, ns: str) -> AsyncIterator[None]:
+    """``certkeeper webhook`` as its ServiceAccount (deploy/'s RBAC), called by the API server for ``ns`` only."""
+    port, health = free_port(), free_port()
+    config = WebhookConfig(
+        bind_address="127.0.0.1",
+        secure_port=port,
+        healthz_port=health,
+        ca_secret_name="certkeeper-webhook-ca",
+        ca_secret_namespace=NAMESPACE,
+        dns_names=("localhost",),
+        kubeconfig=plane.service_account(NAMESPACE, "certkeeper-webhook").kubeconfig,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_webhook(config, stop), name="webhook")
+    name = f"certkeeper-webhook-{ns}"
+    try:
+        await _healthy(health, task)
+        ca = (await admin.get("v1", "Secret", "certkeeper-webhook-ca", namespace=NAMESPACE))["data"]["ca.crt"]
+        common = {
+            "name": "webhook.cert-manager.io",
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}},
+            "admissionReviewVersions": ["v1"],
+            "failurePolicy": "Fail",
+            "sideEffects": "None",
+            "timeoutSeconds": 10,
+        }
+        rules = [
+            {
+                "apiGroups": ["cert-manager.io", "acme.cert-manager.io"],
+                "apiVersions": ["v1"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": ["*/*"],
+            }
+        ]
+        configurations = []
+        for kind, path in (("ValidatingWebhookConfiguration", "validate"), ("MutatingWebhookConfiguration", "mutate")):
+            client = {"url": f"https://localhost:{port}/{path}", "caBundle": ca}
+            hook = {**common, "rules": rules, "clientConfig": client}
+            configurations.append(
+                {"apiVersion": ADMISSION, "kind": kind, "metadata": {"name": name}, "webhooks": [hook]}
+            )
+        await admin.apply(configurations)
+        probe = certificate("probe", ns, {"name": "issuer"})  # no names: the webhook refuses it
+
+        async def enforced() -> bool:
+            try:
+                await admin.request(
+                    "POST",
+                    f"/apis/cert-manager.io/v1/namespaces/{ns}/certificates",
+                    params={"dryRun": "All"},
+                    body=probe,
+                )
+            except ApiError as error:
+                return "webhook.cert-manager.io" in error.message
+            return False
+
+        await eventually(enforced, timeout=30, what="the API server to call the webhook")
+        yield
+    finally:
+        for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+            with contextlib.suppress(ApiError):
+                await admin.delete(ADMISSION, kind, name)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.mark.parametrize("granted", [True, False], ids=["approver-bound", "approver-not-bound"])
+async def test_approve_on_signers_is_needed_where_the_webhook_checks_it(
+    granted: bool,
+    admin: KubeClient,
+    ns: str,
+    pebble: Pebble,
+    bind: Bind,
+    grant: Grant,
+    webhook: None,
+    start_controller: Start,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scenario = Scenario(admin, ns, pebble, bind, "ca")
+    await _run(grant, scenario, start_controller, without=None if granted else APPROVE_RULE)
+    if granted:
+        await eventually(scenario.succeeded, timeout=60, what="issuance with the webhook checking approval")
+        return
+
+    async def refused() -> bool:
+        return "does not have permissions to set approved/denied conditions for issuer" in await scenario.refusals(
+            caplog
+        )
+
+    await eventually(refused, timeout=60, what="the webhook to refuse the controller's approval")
+    await asyncio.sleep(1.0)
+    assert not await scenario.succeeded()
