@@ -30,8 +30,9 @@ from certkeeper.cli.controller_config import (
 from certkeeper.cli.main import cli
 from certkeeper.controllers.engine import ALL_CONTROLLERS
 from certkeeper.runtime.clock import SystemClock
-from certkeeper.store.kube import LEASES
+from certkeeper.store.kube import LEASES, LeadershipLost
 from certkeeper.store.local import LocalStore
+from certkeeper.store.ports import NotFound
 from certkeeper.store.resources import CERTIFICATES, ISSUERS
 from tests.harness.processes import free_port
 
@@ -311,3 +312,47 @@ def test_json_logs_are_one_object_per_line() -> None:
     assert json.loads(formatter.format(record))["error"] == "ValueError: bad"
     refused = CliRunner().invoke(cli, ["controller", "--logging-format=xml"])
     assert refused.exit_code == 2
+
+
+async def test_losing_the_lease_stops_the_engine_and_raises() -> None:
+    store = await LocalStore.open(None, now=SystemClock().now, bookmark_interval=None)
+    config = make_config(
+        leader_election_namespace="certkeeper",
+        leader_election_lease_duration="3s",
+        leader_election_renew_deadline="2s",
+        leader_election_retry_period="0.2s",
+        metrics_listen_address="0",
+        internal_healthz_listen_address="0",
+        feature_gates="SecretsFilteredCaching=false",
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_controller(config, stop, store=store, identity="me"))  # type: ignore[arg-type]
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    lease = await store.get(LEASES, LEASE_NAME, namespace="certkeeper")
+                except NotFound:
+                    lease = {}
+                if lease.get("spec", {}).get("holderIdentity") == "me":
+                    break
+                await asyncio.sleep(0.05)
+        lease["spec"]["holderIdentity"] = "thief"
+        await store.update(LEASES, lease)
+        with pytest.raises(LeadershipLost):
+            await asyncio.wait_for(task, 10)
+    finally:
+        stop.set()
+        if not task.done():
+            await asyncio.wait_for(task, 10)
+        await store.close()
+
+
+def test_leadership_lost_ends_the_process_with_status_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def lose(config: ControllerConfig) -> None:
+        raise LeadershipLost("me lost lease certkeeper/cert-manager-controller")
+
+    monkeypatch.setattr(controller_module, "_main", lose)
+    result = CliRunner().invoke(cli, ["controller"])
+    assert result.exit_code == 1
+    assert "leader election lost: me lost lease certkeeper/cert-manager-controller" in result.output
