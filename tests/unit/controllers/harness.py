@@ -110,12 +110,15 @@ async def running_engine(
         **engine_args,
     )
     await engine.start()
+    harness = Harness(store, engine, clock)
     try:
-        yield Harness(store, engine, clock)
+        yield harness
     finally:
-        await engine.stop()
-        if engine.ctx.acme_accounts is not None:
-            await engine.ctx.acme_accounts.aclose()
+        # A test may have replaced the engine (a restart): stop and close whichever runs now.
+        for running in {id(engine): engine, id(harness.engine): harness.engine}.values():
+            await running.stop()
+            if running.ctx.acme_accounts is not None:
+                await running.ctx.acme_accounts.aclose()
         await store.close()
 
 
