@@ -150,6 +150,31 @@ async def txt_records(bind: Bind, name: str) -> list[str]:
     return [item.to_text() for rrset in response.answer for item in rrset]
 
 
+async def apply_rfc2136_issuer(h: Harness, pebble: Pebble, bind: Bind) -> None:
+    """The TSIG Secret and a ClusterIssuer whose only solver is DNS-01 through RFC 2136 to ``bind``."""
+    key = bind.key("hmac-sha256")
+    await h.apply(
+        SECRETS,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "tsig", "namespace": NS},
+            "data": {"secret": base64.b64encode(key.secret.encode()).decode()},
+        },
+    )
+    solver = {
+        "dns01": {
+            "rfc2136": {
+                "nameserver": bind.nameserver,
+                "tsigKeyName": key.name,
+                "tsigAlgorithm": key.cert_manager_algorithm,
+                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
+            }
+        }
+    }
+    await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+
+
 async def wait_ready(h: Harness, name: str, timeout: float = 90) -> None:
     def done() -> bool:
         return h.ready(NS, name)
@@ -193,30 +218,10 @@ async def test_dns01_wildcard_through_rfc2136_to_bind(
     pebble: Pebble, bind: Bind, solver_server: tuple[ChallengeResponder, HTTP01Server], tmp_path: Path
 ) -> None:
     responder, server = solver_server
-    key = bind.key("hmac-sha256")
-    solver = {
-        "dns01": {
-            "rfc2136": {
-                "nameserver": bind.nameserver,
-                "tsigKeyName": key.name,
-                "tsigAlgorithm": key.cert_manager_algorithm,
-                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
-            }
-        }
-    }
     async with running_engine(
         EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **engine_args(responder, server, bind)
     ) as h:
-        await h.apply(
-            SECRETS,
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "tsig", "namespace": NS},
-                "data": {"secret": base64.b64encode(key.secret.encode()).decode()},
-            },
-        )
-        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+        await apply_rfc2136_issuer(h, pebble, bind)
         await h.apply(CERTIFICATES, certificate("wild", [f"*.{ZONE}", ZONE]))
         await wait_ready(h, "wild", timeout=120)
         secret = await h.get(SECRETS, "wild-tls", NS)
@@ -328,29 +333,9 @@ async def test_a_missing_dns_record_surfaces_the_acme_problem_on_challenge_order
 ) -> None:
     pebble = pebble_asking_an_empty_server
     responder, server = solver_server
-    key = bind.key("hmac-sha256")
-    solver = {
-        "dns01": {
-            "rfc2136": {
-                "nameserver": bind.nameserver,
-                "tsigKeyName": key.name,
-                "tsigAlgorithm": key.cert_manager_algorithm,
-                "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
-            }
-        }
-    }
     args = engine_args(responder, server, bind)
     async with running_engine(EngineOptions(cluster_resource_namespace=NS), clock=SystemClock(), **args) as h:
-        await h.apply(
-            SECRETS,
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "tsig", "namespace": NS},
-                "data": {"secret": base64.b64encode(key.secret.encode()).decode()},
-            },
-        )
-        await h.apply(CLUSTER_ISSUERS, acme_issuer(pebble, [solver]))
+        await apply_rfc2136_issuer(h, pebble, bind)
         await h.apply(CERTIFICATES, certificate("api", [f"api.{ZONE}"]))
 
         def failed() -> bool:
