@@ -418,9 +418,10 @@ class Engine:
                 log.warning("challenge scheduler: %s: %s", type(exc).__name__, exc)
             await self.clock.sleep(1.0)
 
-    async def stop(self) -> None:
-        """Graceful shutdown: controllers finish the item in hand, then informers are cancelled."""
-        await asyncio.gather(*(controller.stop() for controller in self.controllers.values()))
+    async def stop(self, *, drain: bool = False) -> None:
+        """Graceful shutdown: controllers finish the item in hand (``drain``: everything queued), then informers
+        are cancelled. Queued work is not lost: a new start lists every object and reconciles it again."""
+        await asyncio.gather(*(controller.stop(drain=drain) for controller in self.controllers.values()))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -62,6 +62,7 @@ class Controller(Generic[K]):
         self.sync_errors = 0
         self.idle = asyncio.Event()
         self._busy = 0
+        self._stopping = False
 
     @property
     def busy(self) -> int:
@@ -80,7 +81,12 @@ class Controller(Generic[K]):
             for task in self._tasks:
                 task.cancel()
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop taking new keys and wait for the workers. ``drain``: they work off what is queued first;
+        otherwise each finishes only the key in hand (a process told to stop, whose queued work is
+        re-derived from the store on the next start, should not spend minutes on it)."""
+        if not drain:
+            self._stopping = True
         await self.queue.shutdown()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,6 +97,9 @@ class Controller(Generic[K]):
             try:
                 key = await self.queue.get()
             except ShutDown:
+                return
+            if self._stopping:
+                self.queue.done(key)
                 return
             self._busy += 1
             self.idle.clear()
