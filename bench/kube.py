@@ -120,8 +120,12 @@ class Controller:
         assert self.process.popen is not None
         return self.process.popen.pid
 
-    def stop(self) -> None:
+    def stop(self) -> tuple[float, int | None]:
+        """SIGTERM (SIGKILL after 30 s, as a kubelet would): seconds until it exited, and its exit status."""
+        popen = self.process.popen
+        started = time.monotonic()
         self.process.stop(grace=30)
+        return time.monotonic() - started, popen.returncode if popen is not None else None
 
     async def metric(self, kube: KubeClient, name: str) -> float:
         """The sum of one family's samples on the controller's /metrics (0 while it is not serving)."""
@@ -231,6 +235,8 @@ async def issuance(cp: ControlPlane, kube: CountingClient, workdir: Path, args: 
                 print(f"    {verb:7} {resource:40} {value:8} {value / args.count:6.2f}")
         print(f"  (the benchmark sent {own}: {args.count} creates, readiness lists and scrapes)")
         print(f"controller RSS now {current:.0f} MiB, peak {peak:.0f} MiB")
+        took, status = controller.stop()
+        print(f"SIGTERM: exited {status} after {took:.1f}s")
     finally:
         controller.stop()
 
