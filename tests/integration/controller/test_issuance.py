@@ -34,7 +34,13 @@ def _time(value: str) -> datetime:
 
 
 def _ready_certificate(admin: KubeClient, name: str, ns: str) -> Callable[[], Awaitable[bool]]:
-    return lambda: ready(admin, "Certificate", name, ns)
+    """Ready and its issuance recorded: the readiness controller may mark the Certificate Ready from
+    the new Secret before the issuing controller's status write (revision) lands, as in cert-manager."""
+
+    async def check() -> bool:
+        return await ready(admin, "Certificate", name, ns) and await revision(admin, name, ns) >= 1
+
+    return check
 
 
 async def _issued_chain(admin: KubeClient, ns: str, start: Start, identity: Identity) -> None:
@@ -144,7 +150,7 @@ async def test_reissued_when_the_secret_is_deleted_or_the_spec_edited(
 ) -> None:
     await _issued_chain(admin, ns, start_controller, controller_identity)
     await admin.create(certificate("web", ns, CA_REF, dnsNames=["web.example.test"]))
-    await eventually(lambda: ready(admin, "Certificate", "web", ns), what="web Ready")
+    await eventually(_ready_certificate(admin, "web", ns), what="web Ready")
     first = leaf_of(await admin.get("v1", "Secret", "web-tls", namespace=ns))
 
     await admin.delete("v1", "Secret", "web-tls", namespace=ns)
@@ -187,7 +193,7 @@ async def test_renewed_when_renewal_time_is_reached(
     await _issued_chain(admin, ns, start_controller, controller_identity)
     short = certificate("short", ns, CA_REF, dnsNames=["short.example.test"], duration="1h", renewBefore="59m50s")
     await admin.create(short)
-    await eventually(lambda: ready(admin, "Certificate", "short", ns), what="short Ready")
+    await eventually(_ready_certificate(admin, "short", ns), what="short Ready")
     cert = await admin.get(CM, "Certificate", "short", namespace=ns)
     renewal = _time(cert["status"]["renewalTime"])
     assert renewal - _time(cert["status"]["notBefore"]) == timedelta(seconds=10)
