@@ -37,6 +37,14 @@ from certkeeper.store.resources import ORDERS, encode
 Report = Callable[[str, str], None]
 
 
+def _left_by_earlier_request(order: Order, request: CertificateRequest) -> bool:
+    """Whether ``order``'s controller is a CertificateRequest with ``request``'s name but another uid."""
+    for ref in order.metadata.owner_references or ():
+        if ref.controller:
+            return ref.kind == "CertificateRequest" and ref.name == request.name and ref.uid != request.metadata.uid
+    return False
+
+
 class OrderNotOwned(Exception):
     """An Order with the computed name exists but belongs to someone else; retried with backoff."""
 
@@ -155,6 +163,13 @@ def decide_acme_request(
         pending("OrderCreated", f"Created Order resource {where}")
         return Outcome(creates=(Write(resource=ORDERS, object=encode(expected)),)), None
     if not is_controlled_by(order, request):
+        if _left_by_earlier_request(order, request):
+            # Its owner was a request of this name that is gone (names are unique): the garbage collector
+            # would delete the Order; delete it now (with its uid) so issuance does not wait for that.
+            uid = order.metadata.uid
+            return Outcome(
+                deletes=(Delete(resource=ORDERS, name=order.name, namespace=order.namespace, uid=uid),)
+            ), None
         raise OrderNotOwned("found Order resource not owned by this CertificateRequest, retrying")
     status = order.status
     state = status.state if status else None
