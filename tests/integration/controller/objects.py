@@ -135,3 +135,19 @@ def acme_issuer(
             }
         },
     }
+
+
+async def issued(kube: KubeClient, name: str, namespace: str, at_revision: int = 1) -> bool:
+    """Ready, issuance recorded at ``at_revision`` or later, and no longer Issuing. The readiness and issuing
+    controllers write status separately, so Ready alone can come a moment before the revision."""
+    try:
+        cert = await kube.get(CM, "Certificate", name, namespace=namespace)
+    except ApiError as error:
+        if error.status == 404:
+            return False
+        raise
+    return (
+        await ready(kube, "Certificate", name, namespace)
+        and ((cert.get("status") or {}).get("revision") or 0) >= at_revision
+        and condition(cert, "Issuing") is None
+    )

@@ -25,6 +25,7 @@ from tests.integration.controller.objects import (
     certificate,
     condition,
     is_ready,
+    issued,
     leaf_of,
     ready,
     revision,
@@ -128,7 +129,7 @@ async def test_expired_watches_relist_and_keep_following_changes(
     async with TcpProxy(plane.port) as proxy:
         await _chain(admin, ns, start_controller, controller_identity, master=proxy.url)
         await admin.create(certificate("web", ns, CA_REF, dnsNames=["web.example.test"]))
-        await eventually(lambda: ready(admin, "Certificate", "web", ns), what="web Ready")
+        await eventually(lambda: issued(admin, "web", ns), what="web issued")
         before = _relisted(caplog)
         # Every watch ends (as at its timeout) and is re-opened from its last resourceVersion, which etcd
         # compacts away before the re-opened watches reach the API server.
