@@ -272,10 +272,13 @@ async def lead(
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
-    """SIGTERM and SIGINT set ``stop`` (Python as PID 1 gets no default SIGTERM action)."""
+    """SIGTERM and SIGINT set ``stop`` (Python as PID 1 gets no default SIGTERM action).
+
+    Skipped where the loop cannot take signal handlers (no support, or not the main thread).
+    """
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from certkeeper.acme.solvers.http01_check import HTTP01SelfCheck, NameserverReso
 from certkeeper.acme.solvers.rfc2136 import rfc2136_provider
 from certkeeper.api import features
 from certkeeper.api.features import FeatureGates
+from certkeeper.cli import component
 from certkeeper.controllers.context import EngineOptions
 from certkeeper.controllers.engine import Engine
 from certkeeper.issuers.acme import AccountRegistry, AcmeIssuerBackend
@@ -136,10 +136,7 @@ async def run_local(config: LocalConfig, console: Console) -> int:
     background: list[asyncio.Task[None]] = [asyncio.create_task(sink.run(store), name="secret-files")]
     hooks = HookRunner(config.hook, store, sink) if config.hook else None
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    component.stop_on_signals(stop)
     try:
         scanner.scan()
         await sync.sync(scanner.files)

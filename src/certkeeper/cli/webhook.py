@@ -13,10 +13,8 @@ refused with that reason.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import ssl
 import sys
 from collections.abc import Sequence
@@ -29,6 +27,7 @@ import click
 
 from certkeeper.api import features
 from certkeeper.api.durations import DurationError, parse_duration
+from certkeeper.cli import component
 from certkeeper.runtime.clock import SystemClock
 from certkeeper.store.kube import ConfigError, KubeStore
 from certkeeper.webhook.admission import AdmissionHandlers
@@ -227,10 +226,7 @@ async def run_webhook(config: WebhookConfig, stop: asyncio.Event, *, store: Kube
 
 async def _main(config: WebhookConfig) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    component.stop_on_signals(stop)
     await run_webhook(config, stop)
 
 
