@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from certkeeper.api.annotations import CERTIFICATE_REQUEST_REVISION_ANNOTATION, IS_NEXT_PRIVATE_KEY_SECRET_LABEL
@@ -11,7 +13,9 @@ from certkeeper.api.constants import TLS_PRIVATE_KEY_KEY, CertificateConditionTy
 from certkeeper.api.core import Secret
 from certkeeper.controllers.context import Context
 from certkeeper.pki.errors import PkiError
-from certkeeper.pki.keys import PrivateKey, load_pem_private_key
+from certkeeper.pki.keys import PrivateKey, PublicKey, load_pem_private_key
+from certkeeper.pki.pem import PemLimits
+from certkeeper.pki.public_half import private_key_public_half
 from certkeeper.policies.input import is_controlled_by
 
 ISSUING = CertificateConditionType.ISSUING
@@ -49,7 +53,25 @@ def next_key_secrets(ctx: Context, cert: Certificate) -> list[Secret]:
     return [s for s in owned if (s.metadata.labels or {}).get(IS_NEXT_PRIVATE_KEY_SECRET_LABEL) == "true"]
 
 
-def next_private_key(ctx: Context, cert: Certificate) -> tuple[Secret, PrivateKey] | None:
+@dataclass(frozen=True, slots=True)
+class NextKey:
+    """The next private key's Secret and its public key; the private key is parsed only when used.
+
+    Most reconciles only compare the next key with the spec, a CSR or a certificate, which needs its
+    public half (memoised by digest); building a CSR or writing the Secret needs the key itself.
+    """
+
+    secret: Secret
+    public: PublicKey
+    pem: bytes
+    limits: PemLimits
+
+    def private_key(self) -> PrivateKey:
+        """The parsed private key (the same bytes parsed for ``public``, so it does not fail here)."""
+        return load_pem_private_key(self.pem, limits=self.limits)
+
+
+def next_private_key(ctx: Context, cert: Certificate) -> NextKey | None:
     """The next private key named by ``status.nextPrivateKeySecretName``, if present and parseable."""
     name = status_of(cert).next_private_key_secret_name
     if not name:
@@ -60,7 +82,8 @@ def next_private_key(ctx: Context, cert: Certificate) -> tuple[Secret, PrivateKe
     data = (secret.data or {}).get(TLS_PRIVATE_KEY_KEY)
     if not data:
         return None
+    limits = ctx.options.pem_limits
     try:
-        return secret, load_pem_private_key(data, limits=ctx.options.pem_limits)
+        return NextKey(secret=secret, public=private_key_public_half(data, limits=limits), pem=data, limits=limits)
     except PkiError:
         return None

@@ -217,9 +217,8 @@ def decide(cert: Certificate, ctx: Context) -> Outcome:
     if not is_issuing(cert):
         return _ensure_secret_data(cert, ctx)
     found = next_private_key(ctx, cert)
-    if found is None or private_key_matches_spec(found[1], cert.spec):
+    if found is None or private_key_matches_spec(found.public, cert.spec):
         return NOTHING
-    _, key = found
     revision = next_revision(cert)
     requests = [r for r in owned_requests(ctx, cert) if request_revision(r) == revision]
     if len(requests) != 1:
@@ -231,7 +230,7 @@ def decide(cert: Certificate, ctx: Context) -> Outcome:
         csr = load_pem_certificate_request(request.spec.request, limits=ctx.options.pem_limits)
     except PkiError:
         return NOTHING
-    if not public_key_matches_csr(key, csr):
+    if not public_key_matches_csr(found.public, csr):
         return NOTHING
     issuing = get_condition(status_of(cert).conditions, ISSUING)
     ready = _request_condition(request, CertificateRequestConditionType.READY)
@@ -258,10 +257,10 @@ def decide(cert: Certificate, ctx: Context) -> Outcome:
         if problem is not None:
             return _fail(cert, problem[0], problem[1], ctx)
         try:
-            return _issue(cert, request, key, revision, ctx)
+            return _issue(cert, request, found.private_key(), revision, ctx)
         except SecretDataError as exc:
             raise IssuingError(str(exc), event_reason=exc.event_reason) from exc
-    return _temporary_certificate(cert, key, ctx)
+    return _temporary_certificate(cert, found.private_key(), ctx)
 
 
 class IssuingError(Exception):

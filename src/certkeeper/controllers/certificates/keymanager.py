@@ -31,6 +31,7 @@ from certkeeper.pki.keys import (
     generate_private_key,
     load_pem_private_key,
 )
+from certkeeper.pki.public_half import private_key_public_half
 from certkeeper.runtime.events import Event
 from certkeeper.runtime.offload import compute, slow_key
 from certkeeper.runtime.outcome import NOTHING, Delete, Outcome, Write
@@ -157,10 +158,10 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
     if not data:
         return Outcome(deletes=_delete(secrets))
     try:
-        key = load_pem_private_key(data, limits=ctx.options.pem_limits)
+        public = private_key_public_half(data, limits=ctx.options.pem_limits)
     except PkiError:
         return Outcome(deletes=_delete(secrets))
-    violations = private_key_matches_spec(key, cert.spec)
+    violations = private_key_matches_spec(public, cert.spec)
     if violations:
         event = Event(
             type="Normal",

@@ -32,7 +32,7 @@ from certkeeper.controllers.writes import controller_ref
 from certkeeper.pki.csr import build_csr
 from certkeeper.pki.errors import PkiError
 from certkeeper.pki.from_spec import certificate_template, csr_options, request_matches_spec
-from certkeeper.pki.keys import PrivateKey
+from certkeeper.pki.keys import PrivateKey, PublicKey
 from certkeeper.pki.match import public_key_matches_csr
 from certkeeper.pki.pem import encode_pem_certificate_request, load_pem_certificate_request
 from certkeeper.pki.template import CertificateTemplate, CsrOptions
@@ -60,7 +60,7 @@ def _delete(request: CertificateRequest) -> Delete:
     )
 
 
-def _keep(request: CertificateRequest, cert: Certificate, key: PrivateKey, ctx: Context) -> bool:
+def _keep(request: CertificateRequest, cert: Certificate, key: PublicKey, ctx: Context) -> bool:
     """Whether a revision N+1 request still fits the spec and the next key."""
     try:
         if request_matches_spec(request, cert.spec, limits=ctx.options.pem_limits):
@@ -95,7 +95,7 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
     found = next_private_key(ctx, cert)
     if found is None:
         return NOTHING
-    key_secret, key = found
+    key_secret = found.secret
     deletes: list[Delete] = []
     revision = next_revision(cert)
     candidates: list[CertificateRequest] = []
@@ -107,7 +107,7 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
             candidates.append(request)
     remaining = []
     for request in candidates:
-        if not _keep(request, cert, key, ctx) or _failed_in_earlier_attempt(request, cert):
+        if not _keep(request, cert, found.public, ctx) or _failed_in_earlier_attempt(request, cert):
             deletes.append(_delete(request))
         else:
             remaining.append(request)
@@ -118,6 +118,7 @@ async def decide(cert: Certificate, ctx: Context) -> Outcome:
     try:
         template = certificate_template(cert.spec)
         options = csr_options(ctx.options.feature_gates)
+        key = found.private_key()
         csr_pem = await compute(_build_csr_pem, template, key, options, slow=slow_key(key))
     except PkiError as exc:
         message = f"Failed to generate CSR: {exc} - will not retry"

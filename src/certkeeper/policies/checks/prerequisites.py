@@ -15,8 +15,9 @@ from cryptography import x509
 from certkeeper.api.constants import TLS_CERT_KEY, TLS_PRIVATE_KEY_KEY
 from certkeeper.api.core import Secret
 from certkeeper.pki.errors import PkiError
-from certkeeper.pki.keys import PrivateKey, load_pem_private_key
+from certkeeper.pki.keys import PublicKey
 from certkeeper.pki.pem import load_pem_certificate
+from certkeeper.pki.public_half import private_key_public_half
 from certkeeper.policies.input import PolicyInput
 from certkeeper.policies.reasons import Reason, Violation
 
@@ -72,13 +73,17 @@ def require_data(
     return secret.data
 
 
-def require_private_key(policy_input: PolicyInput) -> PrivateKey | Violation:
-    """The parsed ``tls.key``, or the violation explaining why there is none."""
+def require_private_key_public_half(policy_input: PolicyInput) -> PublicKey | Violation:
+    """The public key of the parsed ``tls.key``, or the violation explaining why there is none.
+
+    The checks only ask public questions of the key (does it pair, which algorithm and size), so they
+    get its public half, memoised by digest (``pki.public_half``) instead of parsing it every reconcile.
+    """
     data = require_data(policy_input, certificate=False)
     if isinstance(data, Violation):
         return data
     try:
-        return load_pem_private_key(data[TLS_PRIVATE_KEY_KEY])
+        return private_key_public_half(data[TLS_PRIVATE_KEY_KEY])
     except PkiError as exc:
         return invalid_private_key(exc)
 
@@ -103,6 +108,6 @@ __all__ = [
     "invalid_private_key",
     "require_certificate",
     "require_data",
-    "require_private_key",
+    "require_private_key_public_half",
     "require_secret",
 ]

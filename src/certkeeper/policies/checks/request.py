@@ -25,7 +25,11 @@ from certkeeper.pki.from_spec import certificate_template, request_matches_spec
 from certkeeper.pki.keys import public_keys_equal
 from certkeeper.pki.match import fuzzy_certificate_mismatches
 from certkeeper.pki.pem import load_pem_certificate_request
-from certkeeper.policies.checks.prerequisites import invalid_certificate, require_certificate, require_private_key
+from certkeeper.policies.checks.prerequisites import (
+    invalid_certificate,
+    require_certificate,
+    require_private_key_public_half,
+)
 from certkeeper.policies.input import PolicyInput
 from certkeeper.policies.reasons import Reason, Violation
 
@@ -44,7 +48,7 @@ def secret_public_key_differs_from_current_request(policy_input: PolicyInput, no
     request = policy_input.current_revision_request
     if request is None:
         return None
-    private_key = require_private_key(policy_input)
+    private_key = require_private_key_public_half(policy_input)
     if isinstance(private_key, Violation):
         return private_key
     try:

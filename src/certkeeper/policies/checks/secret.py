@@ -30,7 +30,7 @@ from certkeeper.pki.keys import public_keys_equal, supported_public_key
 from certkeeper.policies.checks.prerequisites import (
     require_certificate,
     require_data,
-    require_private_key,
+    require_private_key_public_half,
     require_secret,
 )
 from certkeeper.policies.input import PolicyInput
@@ -53,7 +53,7 @@ def secret_is_missing_data(policy_input: PolicyInput, now: datetime) -> Violatio
 
 def secret_public_keys_differ(policy_input: PolicyInput, now: datetime) -> Violation | None:
     """InvalidKeyPair / InvalidCertificate when ``tls.key`` or ``tls.crt`` does not parse or they do not pair."""
-    private_key = require_private_key(policy_input)
+    private_key = require_private_key_public_half(policy_input)
     if isinstance(private_key, Violation):
         return private_key
     certificate = require_certificate(policy_input)
@@ -136,7 +136,7 @@ def secret_certificate_name_annotation_mismatch(policy_input: PolicyInput, now: 
 
 def secret_private_key_mismatches_spec(policy_input: PolicyInput, now: datetime) -> Violation | None:
     """SecretMismatch when ``tls.key`` has another algorithm or size than ``spec.privateKey`` asks."""
-    private_key = require_private_key(policy_input)
+    private_key = require_private_key_public_half(policy_input)
     if isinstance(private_key, Violation):
         return private_key
     try:
