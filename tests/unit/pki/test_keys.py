@@ -167,6 +167,22 @@ def test_describe_and_compare_public_keys(p256: ec.EllipticCurvePrivateKey, p384
     assert public_key_der(p256) == public_key_der(p256.public_key())
 
 
+def test_public_key_equality_agrees_with_comparing_their_der(
+    p256: ec.EllipticCurvePrivateKey,
+    p384: ec.EllipticCurvePrivateKey,
+    rsa2048: rsa.RSAPrivateKey,
+    ed25519_key: ed25519.Ed25519PrivateKey,
+) -> None:
+    reparsed = load_pem_private_key(encode_private_key_pem(p256, KeyEncoding.PKCS8))
+    keys: list[PrivateKey] = [p256, p384, rsa2048, ed25519_key, reparsed, generate_ecdsa_private_key(256)]
+    for a in keys:
+        for b in keys:
+            for left in (a, a.public_key()):
+                for right in (b, b.public_key()):
+                    assert public_keys_equal(left, right) == (public_key_der(left) == public_key_der(right))
+    assert public_keys_equal(reparsed, p256.public_key())
+
+
 @pytest.mark.parametrize(
     ("bits", "expected"),
     [
