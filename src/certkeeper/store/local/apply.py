@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,7 +215,13 @@ def _remove_exact(obj: RawObject, path: FieldPathTuple) -> None:
             del parent[index]
 
 
-def _merge(base: Any, config: Mapping[str, Any], schema: tuple[str, ...], types: ListTypes) -> dict[str, Any]:
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _merge(
+    base: Any, config: Mapping[str, Any], schema: tuple[str, ...], types: ListTypes, clone: Callable[[Any], Any]
+) -> dict[str, Any]:
     result: dict[str, Any] = dict(base) if isinstance(base, dict) else {}
     for key, value in config.items():
         at = (*schema, key)
@@ -223,30 +229,35 @@ def _merge(base: Any, config: Mapping[str, Any], schema: tuple[str, ...], types:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            result[key] = _merge(current, value, at, types)
+            result[key] = _merge(current, value, at, types, clone)
         elif isinstance(value, list) and at in types.map_keys:
-            result[key] = _merge_list_map(current, value, types.map_keys[at], at, types)
+            result[key] = _merge_list_map(current, value, types.map_keys[at], at, types, clone)
         elif isinstance(value, list) and at in types.sets:
             existing = list(current) if isinstance(current, list) else []
-            result[key] = existing + [copy.deepcopy(v) for v in value if v not in existing]
+            result[key] = existing + [clone(v) for v in value if v not in existing]
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = clone(value)
     return result
 
 
 def _merge_list_map(
-    current: Any, applied: list[Any], key_field: str, schema: tuple[str, ...], types: ListTypes
+    current: Any,
+    applied: list[Any],
+    key_field: str,
+    schema: tuple[str, ...],
+    types: ListTypes,
+    clone: Callable[[Any], Any],
 ) -> list[Any]:
     merged = list(current) if isinstance(current, list) else []
     for item in applied:
         if not isinstance(item, dict) or key_field not in item:
-            merged.append(copy.deepcopy(item))
+            merged.append(clone(item))
             continue
         index = _find_element(merged, ("k", key_field, _encode_value(item[key_field])))
         if index is None:
-            merged.append(_merge({}, item, schema, types))
+            merged.append(_merge({}, item, schema, types, clone))
         else:
-            merged[index] = _merge(merged[index], item, schema, types)
+            merged[index] = _merge(merged[index], item, schema, types, clone)
     return merged
 
 
@@ -256,10 +267,15 @@ def apply(
     managers: Mapping[str, Iterable[str]],
     manager: str,
     types: ListTypes = DEFAULT_LIST_TYPES,
+    *,
+    owned: bool = False,
 ) -> tuple[RawObject, dict[str, list[str]]]:
     """Apply ``config`` as ``manager``: the new object and every manager's new field set.
 
-    ``managers`` maps a manager to its encoded field set (as returned before); neither input is changed.
+    ``managers`` maps a manager to its encoded field set (as returned before); it is never changed. So
+    are ``current`` and ``config``, unless ``owned``: then the caller hands both over (private copies it
+    will not use again), ``current`` is changed in place and the result may share parts of ``config``,
+    which spares copying them.
     """
     applied = field_set(config, types)
     previous = set(managers.get(manager, ()))
@@ -267,11 +283,12 @@ def apply(
     for name, paths in managers.items():
         if name != manager:
             others.update(paths)
-    obj: RawObject = copy.deepcopy(current) if current is not None else {}
+    clone: Callable[[Any], Any] = _keep if owned else copy.deepcopy
+    obj: RawObject = ({} if current is None else current) if owned else copy.deepcopy(current or {})
     stale = [decode_path(p) for p in previous - applied - others]
     for path in sorted(stale, key=len, reverse=True):
         _remove(obj, path)
-    obj = _merge(obj, config, (), types)
+    obj = _merge(obj, config, (), types, clone)
     result = {name: sorted(paths) for name, paths in managers.items() if name != manager}
     result[manager] = sorted(applied)
     return obj, result

@@ -14,7 +14,7 @@ from collections import deque
 
 from certkeeper.store.local import objectmeta
 from certkeeper.store.local.context import WriteContext, conflict, key_for, not_found, rfc3339
-from certkeeper.store.local.state import Batch, Entry, decode
+from certkeeper.store.local.state import Batch, Entry, copy_json, decode
 from certkeeper.store.ports import ResourceType
 
 
@@ -78,7 +78,8 @@ def collect_dependents(batch: Batch, ctx: WriteContext, owner: Entry) -> None:
             ]
             if living:
                 obj = decode(dependent.raw)
-                obj["metadata"]["ownerReferences"] = living
+                # Copied: a written object shares nothing with a stored one (``Batch.write``).
+                obj["metadata"]["ownerReferences"] = copy_json(living)
                 batch.write(dependent_key, obj)
             elif objectmeta.finalizers_of(dependent.obj.get("metadata", {})):
                 _mark_deleting(batch, ctx, dependent)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ def is_kubernetes_group(group: str) -> bool:
     return group in _K8S_GROUPS or group.endswith(".k8s.io")
 
 
+@functools.lru_cache(maxsize=256)
 def policy_for(resource: ResourceType) -> KindPolicy:
     """The behaviour of ``resource``: built-in when its group is a Kubernetes group, CRD-like otherwise."""
     builtin = is_kubernetes_group(resource.group)

@@ -12,7 +12,6 @@ readers see, and published. Pure data structures, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -45,27 +44,48 @@ def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return labels if isinstance(labels, dict) else {}
 
 
-def owner_uids(obj: Mapping[str, Any]) -> set[str]:
+def owner_uids(obj: Mapping[str, Any]) -> frozenset[str]:
     refs = (obj.get("metadata") or {}).get("ownerReferences")
-    if not isinstance(refs, list):
-        return set()
-    return {ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str)}
+    if not isinstance(refs, list) or not refs:
+        return frozenset()
+    return frozenset(ref["uid"] for ref in refs if isinstance(ref, dict) and isinstance(ref.get("uid"), str))
 
 
-@dataclass(slots=True)
 class Entry:
-    """One stored object."""
+    """One stored object: its canonical JSON, and what the store's indexes and watch need from it.
 
-    key: Key
-    rv: int
-    obj: RawObject
-    raw: bytes
-    #: Server-side-apply field sets by manager (encoded paths), see ``apply.py``.
-    managers: dict[str, list[str]] = field(default_factory=dict)
+    ``raw`` is the truth. ``uid``, ``owners`` and ``labels`` are derived once, when the entry is made, and
+    ``obj`` is decoded from ``raw`` on first use: the dict a write built the entry from is handed back to
+    that write's caller (``Batch.handoff``), so the entry keeps nothing a caller holds. Nothing the entry
+    holds is ever changed once it is made.
+    """
+
+    __slots__ = ("_obj", "key", "labels", "managers", "owners", "raw", "rv", "uid")
+
+    def __init__(
+        self, key: Key, rv: int, obj: RawObject, raw: bytes, managers: dict[str, list[str]] | None = None
+    ) -> None:
+        self.key = key
+        self.rv = rv
+        self.raw = raw
+        #: Server-side-apply field sets by manager (encoded paths), see ``apply.py``.
+        self.managers: dict[str, list[str]] = managers if managers is not None else {}
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        self.uid = str(meta.get("uid", ""))
+        self.owners = owner_uids(obj)
+        labels = meta.get("labels")
+        # A copy: ``obj`` may be handed to a caller, who may change it.
+        self.labels: Mapping[str, str] = dict(labels) if isinstance(labels, dict) else {}
+        self._obj: RawObject | None = None
 
     @property
-    def uid(self) -> str:
-        return str(self.obj.get("metadata", {}).get("uid", ""))
+    def obj(self) -> RawObject:
+        """The stored object, decoded: the store's own, never to be changed or handed out."""
+        obj = self._obj
+        if obj is None:
+            obj = self._obj = decode(self.raw)
+        return obj
 
 
 class State:
@@ -100,12 +120,21 @@ class State:
         return set(self._dependents.get(uid, ()))
 
     def put(self, entry: Entry) -> None:
-        self.remove(entry.key)
-        self._objects.setdefault(entry.key[0], {})[(entry.key[1], entry.key[2])] = entry
+        key = entry.key
+        table = self._objects.get(key[0])
+        prev = table.get((key[1], key[2])) if table is not None else None
+        if table is not None and prev is not None and prev.uid == entry.uid and prev.owners == entry.owners:
+            # The usual update: same object, same owners, so the indexes stay as they are.
+            table[(key[1], key[2])] = entry
+            if entry.uid:
+                self._by_uid[entry.uid] = key
+            return
+        self.remove(key)
+        self._objects.setdefault(key[0], {})[(key[1], key[2])] = entry
         if entry.uid:
-            self._by_uid[entry.uid] = entry.key
-        for owner in owner_uids(entry.obj):
-            self._dependents.setdefault(owner, set()).add(entry.key)
+            self._by_uid[entry.uid] = key
+        for owner in entry.owners:
+            self._dependents.setdefault(owner, set()).add(key)
 
     def remove(self, key: Key) -> None:
         table = self._objects.get(key[0])
@@ -118,7 +147,7 @@ class State:
             del self._objects[key[0]]
         if self._by_uid.get(entry.uid) == key:
             del self._by_uid[entry.uid]
-        for owner in owner_uids(entry.obj):
+        for owner in entry.owners:
             dependents = self._dependents.get(owner)
             if dependents is not None:
                 dependents.discard(key)
@@ -134,6 +163,8 @@ class Batch:
         self.rv = state.rv
         self._pending: dict[Key, Entry | None] = {}
         self.changes: list[Change] = []
+        #: The dict each entry of this batch was encoded from, by key, until its caller takes it.
+        self._handoff: dict[Key, tuple[Entry, RawObject]] = {}
 
     def get(self, key: Key) -> Entry | None:
         if key in self._pending:
@@ -156,7 +187,11 @@ class Batch:
         return self.rv
 
     def write(self, key: Key, obj: RawObject, *, managers: dict[str, list[str]] | None = None) -> Entry:
-        """Store ``obj`` (its metadata.resourceVersion is set here) as ADDED or MODIFIED."""
+        """Store ``obj`` (its metadata.resourceVersion is set here) as ADDED or MODIFIED.
+
+        ``obj`` becomes the batch's: the caller of this write may receive it (``handoff``), so it must share
+        nothing with a stored entry or with what a caller of the store passed in.
+        """
         prev = self.get(key)
         rv = self.next_rv()
         obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
@@ -164,6 +199,7 @@ class Batch:
             managers = prev.managers if prev is not None else {}
         entry = Entry(key, rv, obj, encode(obj), managers)
         self._pending[key] = entry
+        self._handoff[key] = (entry, obj)
         self.changes.append(
             Change(
                 rv=rv,
@@ -172,15 +208,18 @@ class Batch:
                 namespace=key[1],
                 name=key[2],
                 raw=entry.raw,
-                labels=labels_of(obj),
+                labels=entry.labels,
                 prev_raw=prev.raw if prev is not None else None,
-                prev_labels=labels_of(prev.obj) if prev is not None else None,
+                prev_labels=prev.labels if prev is not None else None,
             )
         )
         return entry
 
     def delete(self, key: Key, final: RawObject) -> Entry:
-        """Remove the object at ``key``; ``final`` is its last state, reported at the deletion's RV."""
+        """Remove the object at ``key``; ``final`` is its last state, reported at the deletion's RV.
+
+        ``final`` becomes the batch's, as ``obj`` in ``write``.
+        """
         prev = self.get(key)
         if prev is None:
             raise KeyError(key)
@@ -188,6 +227,7 @@ class Batch:
         final.setdefault("metadata", {})["resourceVersion"] = str(rv)
         entry = Entry(key, rv, final, encode(final), {})
         self._pending[key] = None
+        self._handoff[key] = (entry, final)
         self.changes.append(
             Change(
                 rv=rv,
@@ -196,12 +236,24 @@ class Batch:
                 namespace=key[1],
                 name=key[2],
                 raw=entry.raw,
-                labels=labels_of(final),
+                labels=entry.labels,
                 prev_raw=prev.raw,
-                prev_labels=labels_of(prev.obj),
+                prev_labels=prev.labels,
             )
         )
         return entry
+
+    def handoff(self, entry: Entry) -> RawObject:
+        """The object for the caller of the write that returned ``entry``: the dict it was encoded from, once.
+
+        That dict is no longer reachable from the store (the entry decodes its own copy when needed), so
+        the caller may change it. An entry this batch did not write (or handed off already) is decoded
+        afresh.
+        """
+        held = self._handoff.pop(entry.key, None)
+        if held is not None and held[0] is entry:
+            return held[1]
+        return decode(entry.raw)
 
     def pending(self) -> Iterator[tuple[Key, Entry | None]]:
         return iter(self._pending.items())

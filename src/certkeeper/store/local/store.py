@@ -255,6 +255,15 @@ class LocalStore:
     # -- writes -----------------------------------------------------------------------------------------
 
     async def _write(self, compute: Callable[[Batch], _T]) -> _T:
+        result, _ = await self._write_batch(compute)
+        return result
+
+    async def _write_object(self, compute: Callable[[Batch], Entry]) -> RawObject:
+        """Run a write that returns an entry; the caller's copy of the object it stored."""
+        entry, batch = await self._write_batch(compute)
+        return batch.handoff(entry)
+
+    async def _write_batch(self, compute: Callable[[Batch], _T]) -> tuple[_T, Batch]:
         self._check_open()
         batch = Batch(self._head)
         try:
@@ -264,7 +273,7 @@ class LocalStore:
             raise
         if not batch.changes:
             await self._settled()
-            return result
+            return result, batch
         batch.apply()
         queued = _Queued(batch, asyncio.get_running_loop().create_future())
         self._queue.append(queued)
@@ -273,7 +282,7 @@ class LocalStore:
             self._committer = asyncio.create_task(self._commit_queued())
         # Shielded: a cancelled caller does not take its write back (it is part of the head already).
         await asyncio.shield(queued.done)
-        return result
+        return result, batch
 
     async def _settled(self) -> None:
         """Wait until every write computed so far is committed; ``Unavailable`` if one of them failed."""
@@ -326,18 +335,15 @@ class LocalStore:
 
     async def create(self, resource: ResourceType, obj: RawObject) -> RawObject:
         body = context.copy_in(obj)
-        entry = await self._write(lambda batch: writes.create(batch, self._ctx, resource, body))
-        return decode(entry.raw)
+        return await self._write_object(lambda batch: writes.create(batch, self._ctx, resource, body))
 
     async def update(self, resource: ResourceType, obj: RawObject) -> RawObject:
         body = context.copy_in(obj)
-        entry = await self._write(lambda batch: writes.update(batch, self._ctx, resource, body))
-        return decode(entry.raw)
+        return await self._write_object(lambda batch: writes.update(batch, self._ctx, resource, body))
 
     async def update_status(self, resource: ResourceType, obj: RawObject) -> RawObject:
         body = context.copy_in(obj)
-        entry = await self._write(lambda batch: writes.update(batch, self._ctx, resource, body, status_only=True))
-        return decode(entry.raw)
+        return await self._write_object(lambda batch: writes.update(batch, self._ctx, resource, body, status_only=True))
 
     async def patch(
         self,
@@ -367,8 +373,7 @@ class LocalStore:
                 subresource=subresource,
             )
 
-        entry = await self._write(compute)
-        return decode(entry.raw)
+        return await self._write_object(compute)
 
     async def delete(
         self, resource: ResourceType, name: str, *, namespace: str | None = None, uid: str | None = None
@@ -464,7 +469,7 @@ class LocalStore:
             for entry in self._state.entries(rkey):
                 if namespace and entry.key[1] != namespace:
                     continue
-                if selector is None or selector.matches(labels_of(entry.obj)):
+                if selector is None or selector.matches(entry.labels):
                     initial.append(Delivery(EventType.ADDED, entry.raw))
         else:
             try:

@@ -230,6 +230,9 @@ def _prepare_update(resource: ResourceType, new: RawObject, old: Entry, *, statu
 def _set_managed_fields(obj: RawObject, resource: ResourceType, managers: dict[str, list[str]]) -> None:
     """Show the applying managers' field sets; what a client sent in ``managedFields`` is never kept."""
     meta = obj.setdefault("metadata", {})
+    if not managers:
+        meta.pop("managedFields", None)
+        return
     entries = ssa.managed_fields(managers, resource.api_version)
     if entries:
         meta["managedFields"] = entries
@@ -334,7 +337,10 @@ def patch(
     field_manager: str,
     subresource: str,
 ) -> Entry:
-    """Apply a merge, JSON or apply patch; an apply to a missing object creates it."""
+    """Apply a merge, JSON or apply patch; an apply to a missing object creates it.
+
+    ``body`` is the write's own copy (``LocalStore.patch`` made it): it is consumed, not copied again.
+    """
     if subresource not in ("", "status") or (subresource and not resource.status_subresource):
         raise NotFound(_NO_SUCH_RESOURCE)
     status = subresource == "status"
@@ -349,7 +355,7 @@ def patch(
         if patch_type is PatchType.MERGE:
             if not isinstance(body, dict):
                 raise PatchError("a merge patch is a JSON object")
-            patched = merge_patch(current, copy_in(body))
+            patched = merge_patch(current, body)
         else:
             patched = json_patch(current, msgspec.json.decode(msgspec.json.encode(body)))
     except PatchError as exc:
@@ -385,7 +391,7 @@ def _server_side_apply(
     name = key[2]
     if not isinstance(body, dict):
         raise Invalid(resource.qualified_kind, name, [objectmeta.unprocessable(FieldPath(""), "must be an object")])
-    config = copy_in(body)
+    config = body
     errs = [required(FieldPath(f), "") for f in ("apiVersion", "kind") if not config.get(f)]
     if errs:
         raise Invalid(resource.qualified_kind, name, errs)
@@ -400,7 +406,7 @@ def _server_side_apply(
     if existing is None:
         if status:
             raise not_found(resource, name)
-        obj, managers = ssa.apply(None, config, {}, manager, ctx.list_types)
+        obj, managers = ssa.apply(None, config, {}, manager, ctx.list_types, owned=True)
         return create(batch, ctx, resource, obj, managers=managers)
-    obj, managers = ssa.apply(decode(existing.raw), config, existing.managers, manager, ctx.list_types)
+    obj, managers = ssa.apply(decode(existing.raw), config, existing.managers, manager, ctx.list_types, owned=True)
     return update(batch, ctx, resource, obj, status_only=status, managers=managers, unconditional=True)
