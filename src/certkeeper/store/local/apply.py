@@ -27,6 +27,7 @@ get no entry. Pure.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -74,11 +75,18 @@ def _encode_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+#: Field paths repeat from object to object (the same keys under data, labels, annotations): their
+#: encodings are remembered, up to this many.
+_PATH_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=_PATH_CACHE_SIZE)
 def encode_path(path: FieldPathTuple) -> str:
     """A field path as the JSON text it is stored as."""
     return json.dumps([seg if isinstance(seg, str) else list(seg) for seg in path], separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=_PATH_CACHE_SIZE)
 def decode_path(text: str) -> FieldPathTuple:
     return tuple(seg if isinstance(seg, str) else tuple(seg) for seg in json.loads(text))
 

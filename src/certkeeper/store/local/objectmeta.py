@@ -11,6 +11,7 @@ random source is a parameter.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Mapping
@@ -33,6 +34,34 @@ _ORPHAN_FINALIZER = "orphan"
 _FOREGROUND_FINALIZER = "foregroundDeletion"
 
 _METADATA = FieldPath("metadata")
+_LABELS = _METADATA.child("labels")
+_ANNOTATIONS = _METADATA.child("annotations")
+_OWNER_REFERENCES = _METADATA.child("ownerReferences")
+_FINALIZERS = _METADATA.child("finalizers")
+
+#: How many distinct strings the format checks below remember (keys, label values and namespaces repeat
+#: across objects, so most writes find every answer here).
+_CHECK_CACHE_SIZE = 8192
+
+
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _label_key_problems(key: str) -> tuple[str, ...]:
+    return tuple(is_label_key(key))
+
+
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _label_value_problems(value: str) -> tuple[str, ...]:
+    return tuple(is_label_value(value))
+
+
+@functools.lru_cache(maxsize=_CHECK_CACHE_SIZE)
+def _namespace_problems(namespace: str) -> tuple[str, ...]:
+    return tuple(is_dns1123_label(namespace))
+
+
+def _utf8_size(text: str) -> int:
+    # isascii() is a flag check: most keys and values need no encoding to be measured.
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def _mask_trailing_dash(name: str) -> str:
@@ -52,11 +81,15 @@ def _as_map(value: object) -> Mapping[str, Any]:
 def _validate_labels(labels: Mapping[str, Any], path: FieldPath) -> list[FieldError]:
     errs = []
     for key, value in labels.items():
-        errs += [invalid(path, key, m) for m in is_label_key(key)]
+        problems = _label_key_problems(key)
+        if problems:
+            errs += [invalid(path, key, m) for m in problems]
         if not isinstance(value, str):
             errs.append(invalid(path, value, "must be a string"))
             continue
-        errs += [invalid(path, value, m) for m in is_label_value(value)]
+        problems = _label_value_problems(value)
+        if problems:
+            errs += [invalid(path, value, m) for m in problems]
     return errs
 
 
@@ -64,11 +97,13 @@ def _validate_annotations(annotations: Mapping[str, Any], path: FieldPath) -> li
     errs = []
     size = 0
     for key, value in annotations.items():
-        errs += [invalid(path, key, m) for m in is_label_key(key.lower())]
+        problems = _label_key_problems(key.lower())
+        if problems:
+            errs += [invalid(path, key, m) for m in problems]
         if not isinstance(value, str):
             errs.append(invalid(path.key(key), value, "must be a string"))
             continue
-        size += len(key.encode()) + len(value.encode())
+        size += _utf8_size(key) + _utf8_size(value)
     if size > TOTAL_ANNOTATION_SIZE_LIMIT:
         errs.append(too_long(path, "", TOTAL_ANNOTATION_SIZE_LIMIT))
     return errs
@@ -115,7 +150,7 @@ def _validate_finalizers(finalizers: list[Any], path: FieldPath) -> list[FieldEr
         if not isinstance(finalizer, str):
             errs.append(invalid(path, finalizer, "must be a string"))
             continue
-        errs += [invalid(path, finalizer, m) for m in is_label_key(finalizer)]
+        errs += [invalid(path, finalizer, m) for m in _label_key_problems(finalizer)]
     if _ORPHAN_FINALIZER in finalizers and _FOREGROUND_FINALIZER in finalizers:
         detail = f"finalizer {_ORPHAN_FINALIZER} and {_FOREGROUND_FINALIZER} cannot be both set"
         errs.append(invalid(path, finalizers, detail))
@@ -127,10 +162,10 @@ def _validate_common(meta: Mapping[str, Any]) -> list[FieldError]:
     generation = meta.get("generation")
     if isinstance(generation, int) and generation < 0:
         errs.append(invalid(_METADATA.child("generation"), generation, "must be greater than or equal to 0"))
-    errs += _validate_labels(_as_map(meta.get("labels")), _METADATA.child("labels"))
-    errs += _validate_annotations(_as_map(meta.get("annotations")), _METADATA.child("annotations"))
-    errs += _validate_owner_references(meta.get("ownerReferences"), _METADATA.child("ownerReferences"))
-    errs += _validate_finalizers(finalizers_of(meta), _METADATA.child("finalizers"))
+    errs += _validate_labels(_as_map(meta.get("labels")), _LABELS)
+    errs += _validate_annotations(_as_map(meta.get("annotations")), _ANNOTATIONS)
+    errs += _validate_owner_references(meta.get("ownerReferences"), _OWNER_REFERENCES)
+    errs += _validate_finalizers(finalizers_of(meta), _FINALIZERS)
     return errs
 
 
@@ -156,7 +191,8 @@ def validate_create(meta: Mapping[str, Any], *, namespaced: bool) -> list[FieldE
         if not namespace:
             errs.append(required(_METADATA.child("namespace"), ""))
         else:
-            errs += [invalid(_METADATA.child("namespace"), namespace, m) for m in is_dns1123_label(namespace)]
+            problems = _namespace_problems(namespace) if isinstance(namespace, str) else is_dns1123_label(namespace)
+            errs += [invalid(_METADATA.child("namespace"), namespace, m) for m in problems]
     return errs + _validate_common(meta)
 
 

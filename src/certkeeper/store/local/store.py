@@ -26,7 +26,6 @@ import binascii
 import contextlib
 import json
 import random
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,7 +138,7 @@ class LocalStore:
         self._ctx = context.WriteContext(
             now=now,
             admit=admit,
-            new_uid=new_uid or (lambda: str(uuid.uuid4())),
+            new_uid=new_uid or context.random_uid,
             rng=rng or random.Random(),  # noqa: S311 - generated names are not secrets, as in Kubernetes
             list_types=list_types,
         )
