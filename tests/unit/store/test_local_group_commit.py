@@ -126,6 +126,55 @@ async def test_a_failed_commit_fails_the_writes_computed_on_it(clock: FakeClock)
             await store.update(CERTIFICATES, base)
 
 
+async def test_a_cancelled_writer_leaves_the_writes_waiting_on_it_alone(clock: FakeClock) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        first = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await persistence.started.wait()
+        # Refused against the head, so it waits for the commit of "a", as "a"'s own writer does.
+        again = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        also = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        also.cancel()
+        await asyncio.sleep(0.01)
+        assert not again.done()
+        persistence.gate.set()
+        with pytest.raises(AlreadyExists):
+            await again
+        for cancelled in (first, also):
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+        assert persistence.transactions == [(["a"], [], 1)]
+        assert (await store.get(CERTIFICATES, "a", namespace="ns"))["metadata"]["resourceVersion"] == "1"
+
+
+async def test_a_failed_commit_of_a_cancelled_writer_is_reported_to_the_others_only(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    persistence = GatedPersistence()
+    async with await _open(persistence, clock) as store:
+        persistence.fail_next = True
+        first = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await persistence.started.wait()
+        on_top = asyncio.ensure_future(store.create(CERTIFICATES, cert("b")))
+        refused = asyncio.ensure_future(store.create(CERTIFICATES, cert("a")))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        on_top.cancel()
+        await asyncio.sleep(0.01)
+        persistence.gate.set()
+        with pytest.raises(Unavailable, match=r"a change this request read was not persisted: .*disk full"):
+            await refused
+        for cancelled in (first, on_top):
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+        assert store.resource_version == "0"
+        assert (await store.list(CERTIFICATES)).items == []
+    # Nobody was left holding an exception nobody retrieved.
+    assert "never retrieved" not in caplog.text
+
+
 _CONCURRENT_WRITER = """
 import asyncio, base64, datetime, sys
 from pathlib import Path

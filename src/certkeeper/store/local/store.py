@@ -65,10 +65,25 @@ _CONTINUE_EXPIRED = (
 
 @dataclass(slots=True)
 class _Queued:
-    """A computed batch waiting for its transaction; ``done`` resolves once it is committed and published."""
+    """A computed batch waiting for its transaction, and the futures to resolve once it is committed and published.
+
+    The first waiter is its writer's; writes that read it and changed nothing add theirs (``_settled``). Each
+    waiter belongs to one awaiting caller, so a cancelled caller cancels only its own future, never the
+    batch (which stays queued, like an HTTP request already sent) nor another caller's wait.
+    """
 
     batch: Batch
-    done: asyncio.Future[None]
+    waiters: list[asyncio.Future[None]]
+
+    def resolve(self, error: BaseException | None) -> None:
+        for waiter in self.waiters:
+            if waiter.done():
+                continue  # cancelled with its caller: there is nobody to tell
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
+        self.waiters = []
 
 
 def _rows(group: Sequence[_Queued]) -> tuple[list[Row], list[Key]]:
@@ -274,13 +289,14 @@ class LocalStore:
             await self._settled()
             return result, batch
         batch.apply()
-        queued = _Queued(batch, asyncio.get_running_loop().create_future())
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queued = _Queued(batch, [waiter])
         self._queue.append(queued)
         self._last = queued
         if self._committer is None or self._committer.done():
             self._committer = asyncio.create_task(self._commit_queued())
-        # Shielded: a cancelled caller does not take its write back (it is part of the head already).
-        await asyncio.shield(queued.done)
+        # A cancelled caller cancels only its waiter, not its write (it is part of the head already).
+        await waiter
         return result, batch
 
     async def _settled(self) -> None:
@@ -288,8 +304,10 @@ class LocalStore:
         last = self._last
         if last is None:
             return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        last.waiters.append(waiter)
         try:
-            await asyncio.shield(last.done)
+            await waiter
         except Unavailable as exc:
             raise Unavailable(f"local store: a change this request read was not persisted: {exc}") from exc
 
@@ -311,7 +329,7 @@ class LocalStore:
             if self._last is group[-1]:
                 self._last = None
             for queued in group:
-                queued.done.set_result(None)
+                queued.resolve(None)
 
     def _fail(self, group: list[_Queued], exc: BaseException) -> None:
         """A commit failed: its group fails, and so does every batch computed on top of it."""
@@ -324,13 +342,11 @@ class LocalStore:
         else:
             error = exc
         for queued in group:
-            queued.done.set_exception(error)
+            queued.resolve(error)
         for queued in dependents:
             dependent_error = Unavailable(f"local store: an earlier change this one was computed on failed: {exc}")
             dependent_error.__cause__ = exc
-            queued.done.set_exception(dependent_error)
-        for queued in (*group, *dependents):
-            queued.done.exception()  # retrieved, so a write whose caller went away is not reported unhandled
+            queued.resolve(dependent_error)
 
     async def create(self, resource: ResourceType, obj: RawObject) -> RawObject:
         body = context.copy_in(obj)
