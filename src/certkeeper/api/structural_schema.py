@@ -40,6 +40,8 @@ class CountRule:
 
 #: The Python type a JSON value of each schema type decodes to, where that alone settles the type check.
 _EXACT_TYPES: Final[dict[str, type]] = {"string": str, "object": dict, "array": list, "boolean": bool}
+#: The schema types :func:`certkeeper.api.structural_fast.passes` checks itself.
+_PLAIN_TYPES: Final = frozenset({*_EXACT_TYPES, "integer"})
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,6 +88,12 @@ class CompiledSchema:
     string_rules: bool = field(init=False, default=False)
     #: The strings ``enum`` allows.
     enum_strings: frozenset[str] = field(init=False, default=frozenset())
+    #: :func:`certkeeper.api.structural_fast.passes` checks values of this node itself (a typed node
+    #: without anyOf, number bounds or an enum on a non-string); others it leaves to the Checker.
+    plain: bool = field(init=False, default=False)
+    #: Every value of exactly this Python type passes this node's checks (a string where any string
+    #: will do, a boolean); None when values need looking at.
+    any_of_type: builtins.type | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         below = [*self.properties.values(), self.additional, self.items]
@@ -96,6 +104,17 @@ class CompiledSchema:
         self.exact_type = _EXACT_TYPES.get(self.type or "")
         self.string_rules = self.max_length is not None or self.min_length is not None or self.pattern is not None
         self.enum_strings = frozenset(allowed for allowed in self.enum or () if isinstance(allowed, str))
+        self.plain = (
+            self.type in _PLAIN_TYPES
+            and not self.any_of
+            and self.minimum is None
+            and self.maximum is None
+            and (not self.enum or self.type == "string")
+        )
+        if self.plain and self.type == "boolean":
+            self.any_of_type = bool
+        elif self.plain and self.type == "string" and not (self.enum or self.string_rules or self.format):
+            self.any_of_type = str
 
     def field(self, name: str) -> CompiledSchema | None:
         """The schema of field ``name``: a declared property, else ``additionalProperties``."""
