@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from certkeeper.api import acme, certmanager
 from certkeeper.api.crds import KINDS_BY_MODEL, openapi_schema
-from certkeeper.api.gojson import FORMAT_CHECKS
+from certkeeper.api.gojson import FORMAT_CHECKS, is_base64
 from certkeeper.api.meta import Resource
 from certkeeper.api.structural import SchemaValidator
-from certkeeper.api.structural_fast import _format_ok, passes
+from certkeeper.api.structural_fast import _format_ok, _is_base64, passes
 from certkeeper.api.structural_schema import CompiledSchema, compile_schema
 from certkeeper.api.structural_values import Checker
 from tests.unit.api.model_strategies import JSON_VALUES, models
@@ -179,6 +180,24 @@ def test_memoised_format_checks_answer_as_the_checks_do(text: str) -> None:
         node = compile_schema({"type": "string", "format": fmt})
         assert _format_ok(node, text) is check(text)
         assert passes(text, node) is check(text)
+
+
+@given(
+    text=st.text(alphabet="A0+/=", max_size=14)
+    | st.text(alphabet="Aa0+/=-_\n é", max_size=14)
+    | st.binary(max_size=40).map(lambda data: base64.b64encode(data).decode())
+)
+@example(text="AAAAAA")
+@example(text="AA=A")
+@example(text="A===")
+@example(text="AAA=")
+@example(text="AA==")
+@example(text="A=A=")
+@example(text="AA-=")
+@example(text="")
+def test_the_quick_base64_check_answers_as_the_pattern_does(text: str) -> None:
+    assert _is_base64(text) is is_base64(text)
+    assert _is_base64(text + "\n") is is_base64(text + "\n")
 
 
 def test_passes_does_not_change_its_input() -> None:
