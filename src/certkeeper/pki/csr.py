@@ -10,6 +10,7 @@ signed with ``spec.signatureAlgorithm`` or the algorithm the key spec implies, w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -121,13 +122,23 @@ def build_csr(
     return builder.sign(private_key, hash_for(content.signature_algorithm))
 
 
-def verify_csr_signature(csr: x509.CertificateSigningRequest) -> None:
-    """Raise :class:`InvalidCsr` unless the CSR is signed by the key it carries."""
+#: CSRs whose signature or public key is remembered: every request the workers have in flight.
+_CSR_MEMO_SIZE: Final = 512
+
+
+@functools.lru_cache(maxsize=_CSR_MEMO_SIZE)
+def _signature_valid(csr: x509.CertificateSigningRequest) -> bool:
+    # Memoised on the CSR (cryptography hashes and compares it by its DER): admission and the signer
+    # both check the same request, and a P-256 check costs ~100 us. Errors are raised anew each time.
     try:
-        valid = csr.is_signature_valid
+        return csr.is_signature_valid
     except (UnsupportedAlgorithm, ValueError) as exc:
         raise InvalidCsr(f"certificate request signature cannot be checked: {exc}") from exc
-    if not valid:
+
+
+def verify_csr_signature(csr: x509.CertificateSigningRequest) -> None:
+    """Raise :class:`InvalidCsr` unless the CSR is signed by the key it carries."""
+    if not _signature_valid(csr):
         raise InvalidCsr("certificate request signature is invalid")
 
 
@@ -147,8 +158,13 @@ def csr_subject(csr: x509.CertificateSigningRequest) -> x509.Name:
         raise InvalidCsr(f"certificate request has a malformed subject: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=_CSR_MEMO_SIZE)
 def csr_public_key(csr: x509.CertificateSigningRequest) -> PublicKey:
-    """The CSR's public key; only RSA, ECDSA (P-256/384/521) and Ed25519 are supported."""
+    """The CSR's public key; only RSA, ECDSA (P-256/384/521) and Ed25519 are supported.
+
+    Memoised on the CSR (the readiness and request checks ask for it on every reconcile); public
+    keys are immutable, and errors are raised anew each time.
+    """
     try:
         key = csr.public_key()
     except (UnsupportedAlgorithm, ValueError) as exc:

@@ -19,7 +19,7 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from certkeeper.pki.csr import csr_extensions, csr_subject
+from certkeeper.pki.csr import csr_extensions, csr_public_key, csr_subject
 from certkeeper.pki.errors import InvalidCsr, InvalidPem, PkiError
 from certkeeper.pki.keys import (
     KeyAlgorithm,
@@ -68,7 +68,7 @@ def public_key_matches_certificate(key: PrivateKey | PublicKey, certificate: x50
 def public_key_matches_csr(key: PrivateKey | PublicKey, csr: x509.CertificateSigningRequest) -> bool:
     """True when ``key`` (or its public half) is the CSR's public key."""
     try:
-        return public_keys_equal(key, supported_public_key(csr.public_key()))
+        return public_keys_equal(key, csr_public_key(csr))
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
 

@@ -205,6 +205,16 @@ def test_a_forged_signature_does_not_link(h: Hierarchy) -> None:
         build_certificate_chain([h.leaf.cert, impostor.cert])
 
 
+def test_issued_by_is_remembered_per_pair_and_not_confused_by_equal_names(h: Hierarchy) -> None:
+    impostor = ca("intA-2")
+    for _ in range(2):
+        assert issued_by(h.leaf.cert, h.int_a2.cert)
+        assert not issued_by(h.leaf.cert, impostor.cert)
+    hits = issued_by.cache_info().hits
+    assert issued_by(h.leaf.cert, h.int_a2.cert)
+    assert issued_by.cache_info().hits == hits + 1
+
+
 @given(st.lists(st.sampled_from(["root", "int_a1", "int_a2", "int_b1", "int_b2", "leaf", "random"]), min_size=1))
 def test_any_bag_is_a_verified_chain_or_refused(names: list[str]) -> None:
     h = _HIERARCHY

@@ -15,7 +15,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from certkeeper.pki.csr import build_csr, csr_content, csr_extensions, csr_sans, csr_template, verify_csr_signature
+from certkeeper.pki.csr import (
+    _signature_valid,
+    build_csr,
+    csr_content,
+    csr_extensions,
+    csr_public_key,
+    csr_sans,
+    csr_template,
+    verify_csr_signature,
+)
 from certkeeper.pki.errors import InvalidCsr, InvalidSubject, InvalidTemplate, PkiError
 from certkeeper.pki.keys import KeyAlgorithm, KeySpec, SignatureAlgorithm, generate_ecdsa_private_key
 from certkeeper.pki.pem import encode_pem_certificate_request, load_pem_certificate_request
@@ -203,6 +212,29 @@ def test_tampered_csr_fails_verification(p256: ec.EllipticCurvePrivateKey) -> No
     der[index] = ord("y")
     with pytest.raises(InvalidCsr, match="signature is invalid"):
         verify_csr_signature(x509.load_der_x509_csr(bytes(der)))
+
+
+def test_a_csr_signature_is_checked_once_per_request_and_a_bad_one_is_refused_every_time(
+    p256: ec.EllipticCurvePrivateKey,
+) -> None:
+    csr = build_csr(CertificateTemplate(common_name="memo", key=EC), p256)
+    pem = csr.public_bytes(Encoding.PEM)
+    verify_csr_signature(csr)
+    hits = _signature_valid.cache_info().hits
+    verify_csr_signature(x509.load_pem_x509_csr(pem))  # another object with the same DER
+    assert _signature_valid.cache_info().hits == hits + 1
+    der = bytearray(csr.public_bytes(Encoding.DER))
+    der[der.find(b"memo", 20)] = ord("n")
+    tampered = x509.load_der_x509_csr(bytes(der))
+    for _ in range(2):
+        with pytest.raises(InvalidCsr, match="signature is invalid"):
+            verify_csr_signature(tampered)
+
+
+def test_a_csr_public_key_is_the_keys_public_half(p256: ec.EllipticCurvePrivateKey) -> None:
+    csr = build_csr(CertificateTemplate(common_name="memo-key", key=EC), p256)
+    assert csr_public_key(csr) == p256.public_key()
+    assert csr_public_key(x509.load_der_x509_csr(csr.public_bytes(Encoding.DER))) is csr_public_key(csr)
 
 
 def test_malformed_extensions_are_invalid_csr(p256: ec.EllipticCurvePrivateKey) -> None:
