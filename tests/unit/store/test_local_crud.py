@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -324,7 +325,11 @@ async def test_secret_type_and_immutable_data(store: LocalStore) -> None:
 
 
 class RecordingAdmission:
-    """Defaults spec.duration, refuses spec.secretName 'bad', warns about spec.warn."""
+    """Defaults spec.duration, refuses spec.secretName 'bad', warns about spec.warn.
+
+    As the ``Admit`` contract asks, it changes neither object it is given (it changes a copy) and keeps
+    copies of them, not the objects.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Operation, RawObject, RawObject | None]] = []
@@ -332,7 +337,8 @@ class RecordingAdmission:
     def __call__(
         self, resource: ResourceType, operation: Operation, new_obj: RawObject, old_obj: RawObject | None, /
     ) -> tuple[RawObject, list[FieldError], list[str]]:
-        self.calls.append((str(resource), operation, new_obj, old_obj))
+        self.calls.append((str(resource), operation, copy.deepcopy(new_obj), copy.deepcopy(old_obj)))
+        new_obj = copy.deepcopy(new_obj)
         spec = new_obj.setdefault("spec", {})
         spec.setdefault("duration", "2160h")
         new_obj["metadata"]["uid"] = "admission-may-not-set-this"
@@ -402,9 +408,11 @@ async def test_what_admission_returns_is_stored_exactly(clock: FakeClock, change
     def admission(
         resource: ResourceType, operation: Operation, new_obj: RawObject, old_obj: RawObject | None, /
     ) -> tuple[RawObject, list[FieldError], list[str]]:
-        if change is not None:
-            new_obj["spec"]["revisionHistoryLimit"] = change  # equal to 3 for ==, not as JSON
-        return new_obj, [], []
+        if change is None:
+            return new_obj, [], []
+        changed = copy.deepcopy(new_obj)
+        changed["spec"]["revisionHistoryLimit"] = change  # equal to 3 for ==, not as JSON
+        return changed, [], []
 
     async with await LocalStore.open(None, now=clock.now, admit=admission, bookmark_interval=None) as store:
         created = await store.create(CERTIFICATES, cert("a", spec={"secretName": "s", "revisionHistoryLimit": 3}))

@@ -31,10 +31,14 @@ AdmissionResult = tuple[RawObject, Sequence[FieldError], Sequence[str]]
 class Admit(Protocol):
     """Defaults and validates one write.
 
-    ``new_obj`` is the object about to be stored (a private copy: the callable may change it and return
-    it); ``old_obj`` is the stored object on UPDATE and None on CREATE. Status writes are UPDATEs whose
-    objects differ only in ``status``. The store calls this on the event loop, so it must be quick and
-    must not block.
+    ``new_obj`` is the object about to be stored; ``old_obj`` is the stored object on UPDATE and None on
+    CREATE. Status writes are UPDATEs whose objects differ only in ``status``. The store calls this on the
+    event loop, so it must be quick and must not block.
+
+    The callable must not change ``new_obj`` or ``old_obj``, nor keep a reference to either after it
+    returns: the store hands in its own objects, not copies (``new_obj`` is what it goes on to store and
+    hand back to its caller, ``old_obj`` is the stored entry's). It returns ``new_obj`` itself when it
+    leaves the object as it is, or an object of its own (which the store copies before using it).
     """
 
     def __call__(

@@ -85,11 +85,17 @@ def _kind_errors(policy: kinds.KindPolicy, obj: RawObject, old: RawObject | None
 def _admit(
     ctx: WriteContext, resource: ResourceType, op: Operation, new: RawObject, old: Entry | None
 ) -> tuple[RawObject, bool]:
-    """The admitted object, and whether admission changed it (if not, ``new`` itself is returned)."""
+    """The admitted object, and whether admission changed it (if not, ``new`` itself is returned).
+
+    Admission gets the write's own ``new`` and the entry's decoded ``old.obj`` as they are, not copies:
+    the ``Admit`` contract is that it changes neither and keeps neither (``old.obj`` is decoded once, and
+    ``update`` needs it anyway). What it returns, when not ``new`` itself, is copied in before the store
+    changes it.
+    """
     if ctx.admit is None:
         return new, False
     name = new.get("metadata", {}).get("name", "")
-    mutated, errors, warnings = ctx.admit(resource, op, copy_in(new), decode(old.raw) if old is not None else None)
+    mutated, errors, warnings = ctx.admit(resource, op, new, old.obj if old is not None else None)
     for warning in warnings:
         logger.warning("admission warning for %s %s: %s", resource, name, warning)
     if errors:
