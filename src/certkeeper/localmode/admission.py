@@ -13,6 +13,13 @@ from certkeeper.validation.admission import ADMITTED_KINDS, admit
 
 
 def store_admission(gates: FeatureGates) -> Admit:
+    """The store's ``Admit`` hook for ``gates``.
+
+    It keeps the hook's contract: ``admit`` changes neither object it is given, and the hook hands back
+    ``new_obj`` itself for kinds cert-manager does not check and for refused writes, else admission's
+    own defaulted object.
+    """
+
     def admit_write(
         resource: ResourceType, operation: Operation, new_obj: RawObject, old_obj: RawObject | None, /
     ) -> tuple[RawObject, Sequence[FieldError], Sequence[str]]:
