@@ -152,8 +152,12 @@ class AiohttpTransport:
         self._max_response_bytes = max_response_bytes
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            # A request racing aclose() must not open a new session that nobody would close.
+            raise TransportError("the ACME transport is closed")
         if self._session is None:
             # Created lazily so the session belongs to the loop that first uses it.
             self._session = aiohttp.ClientSession(
@@ -194,6 +198,8 @@ class AiohttpTransport:
         return b"".join(chunks)
 
     async def aclose(self) -> None:
+        """Close the session; the transport refuses requests from then on."""
+        self._closed = True
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()

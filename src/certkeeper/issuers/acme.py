@@ -88,6 +88,7 @@ class AccountRegistry:
     def __init__(self, transport_factory: TransportFactory | None = None) -> None:
         self._transport_factory = transport_factory or (lambda tls: AiohttpTransport(tls=tls))
         self._clients: dict[str, _Entry] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def client_for(self, issuer: GenericIssuer, key: rsa.RSAPrivateKey, account_uri: str | None) -> AcmeClient:
         acme = issuer.spec.acme
@@ -109,6 +110,8 @@ class AccountRegistry:
                 transport=self._transport_factory(tls),
                 account_uri=account_uri,
             )
+            if entry is not None:
+                self._retire(entry.client)
             entry = _Entry(fingerprint, client)
             self._clients[uid] = entry
         elif account_uri and not entry.client.account_uri:
@@ -119,10 +122,22 @@ class AccountRegistry:
         entry = self._clients.get(issuer.metadata.uid or issuer.name)
         return entry.client if entry is not None and entry.client.account_uri else None
 
+    def _retire(self, client: AcmeClient) -> None:
+        """Close a client replaced by one for the issuer's new server, key or TLS settings.
+
+        Its connections would otherwise stay open until shutdown (and its session be reported unclosed
+        when collected). A reconcile still holding it gets a TransportError and retries with the new one.
+        """
+        task = asyncio.get_running_loop().create_task(client.aclose(), name="acme-client-close")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     async def aclose(self) -> None:
         for entry in self._clients.values():
             await entry.client.aclose()
         self._clients.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 def _fail(reason: str, message: str, *, retry: bool, event: bool = False) -> SetupResult:

@@ -137,3 +137,12 @@ def test_tls_options_are_exclusive_and_bundles_must_hold_certificates() -> None:
         TlsOptions(ca_bundle=b"x", skip_verify=True)
     with pytest.raises(ValueError, match="no usable PEM certificate"):
         TlsOptions(ca_bundle=b"-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n").ssl_context()
+
+
+async def test_a_closed_transport_refuses_requests_instead_of_opening_a_new_session(server: str) -> None:
+    transport = AiohttpTransport(trust_env=False)
+    assert (await transport.send(_get(f"{server}/links"))).status == 200
+    await transport.aclose()
+    with pytest.raises(TransportError, match="closed"):
+        await transport.send(_get(f"{server}/links"))
+    assert transport._session is None
