@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -63,13 +64,15 @@ class AdmissionLoad:
     max_requests: int = 20_000
     outcomes: list[Outcome] = field(default_factory=list)
     _names: itertools.count[int] = field(default_factory=itertools.count)
+    #: Two loads may share a namespace (a steady one and a burst): their objects' names must not collide.
+    _prefix: str = field(default_factory=lambda: secrets.token_hex(3))
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- the requests -------------------------------------------------------------------------------
 
     def _object(self, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-        name = f"{kind.lower()}-{next(self._names)}"
+        name = f"{kind.lower()}-{self._prefix}-{next(self._names)}"
         metadata = {"name": name, "namespace": self.namespace, "labels": dict(self.labels)}
         return {"apiVersion": "cert-manager.io/v1", "kind": kind, "metadata": metadata, "spec": spec}
 
