@@ -81,15 +81,11 @@ def _as_map(value: object) -> Mapping[str, Any]:
 def _validate_labels(labels: Mapping[str, Any], path: FieldPath) -> list[FieldError]:
     errs = []
     for key, value in labels.items():
-        problems = _label_key_problems(key)
-        if problems:
-            errs += [invalid(path, key, m) for m in problems]
+        errs += [invalid(path, key, m) for m in _label_key_problems(key)]
         if not isinstance(value, str):
             errs.append(invalid(path, value, "must be a string"))
             continue
-        problems = _label_value_problems(value)
-        if problems:
-            errs += [invalid(path, value, m) for m in problems]
+        errs += [invalid(path, value, m) for m in _label_value_problems(value)]
     return errs
 
 
@@ -97,9 +93,7 @@ def _validate_annotations(annotations: Mapping[str, Any], path: FieldPath) -> li
     errs = []
     size = 0
     for key, value in annotations.items():
-        problems = _label_key_problems(key.lower())
-        if problems:
-            errs += [invalid(path, key, m) for m in problems]
+        errs += [invalid(path, key, m) for m in _label_key_problems(key.lower())]
         if not isinstance(value, str):
             errs.append(invalid(path.key(key), value, "must be a string"))
             continue
