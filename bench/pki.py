@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from certkeeper.pki.csr import _signature_valid, build_csr, csr_public_key
+from certkeeper.pki.csr import build_csr, clear_csr_memos
 from certkeeper.pki.keys import KeyAlgorithm, KeySpec, PrivateKey, generate_private_key
 from certkeeper.pki.sign import certificate_params_from_csr, certificate_params_from_template, sign_with_ca
 from certkeeper.pki.sign import sign_certificate as certkeeper_sign_certificate
@@ -135,8 +135,7 @@ def measure(algorithm: Algorithm, seconds: float) -> tuple[float, float, float, 
         # Every round is a new request: forget the CSR's remembered signature check and public key
         # (the engine checks each request's CSR once in admission and reuses that when signing). The
         # CA's own self-signature check stays remembered across requests, as it does in the engine.
-        _signature_valid.cache_clear()
-        csr_public_key.cache_clear()
+        clear_csr_memos()
         params = certificate_params_from_csr(csr, now=NOW, usages=USAGES)
         return sign_with_ca(params, ca_certificates=[ca], ca_key=ca_key).chain_pem
 

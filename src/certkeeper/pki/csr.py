@@ -136,6 +136,12 @@ def _signature_valid(csr: x509.CertificateSigningRequest) -> bool:
         raise InvalidCsr(f"certificate request signature cannot be checked: {exc}") from exc
 
 
+def clear_csr_memos() -> None:
+    """Forget every remembered CSR signature check and public key (a benchmark's fresh request)."""
+    _signature_valid.cache_clear()
+    csr_public_key.cache_clear()
+
+
 def verify_csr_signature(csr: x509.CertificateSigningRequest) -> None:
     """Raise :class:`InvalidCsr` unless the CSR is signed by the key it carries."""
     if not _signature_valid(csr):

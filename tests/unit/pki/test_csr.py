@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from certkeeper.pki.csr import (
     _signature_valid,
     build_csr,
+    clear_csr_memos,
     csr_content,
     csr_extensions,
     csr_public_key,
@@ -229,6 +230,15 @@ def test_a_csr_signature_is_checked_once_per_request_and_a_bad_one_is_refused_ev
     for _ in range(2):
         with pytest.raises(InvalidCsr, match="signature is invalid"):
             verify_csr_signature(tampered)
+
+
+def test_clear_csr_memos_forgets_the_checks(p256: ec.EllipticCurvePrivateKey) -> None:
+    csr = build_csr(CertificateTemplate(common_name="memo-clear", key=EC), p256)
+    verify_csr_signature(csr)
+    csr_public_key(csr)
+    clear_csr_memos()
+    assert _signature_valid.cache_info().currsize == 0
+    assert csr_public_key.cache_info().currsize == 0
 
 
 def test_a_csr_public_key_is_the_keys_public_half(p256: ec.EllipticCurvePrivateKey) -> None:
