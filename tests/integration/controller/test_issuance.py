@@ -158,9 +158,15 @@ async def test_reissued_when_the_secret_is_deleted_or_the_spec_edited(
     second = leaf_of(await admin.get("v1", "Secret", "web-tls", namespace=ns))
     assert second.serial_number != first.serial_number
 
-    cert = await admin.get(CM, "Certificate", "web", namespace=ns)
-    cert["spec"]["dnsNames"] = ["web.example.test", "api.example.test"]
-    await admin.request("PUT", f"/apis/{CM}/namespaces/{ns}/certificates/web", body=cert)
+    # A merge patch, as `kubectl patch` sends: the controller may still be writing this Certificate's
+    # status after the re-issue (the key manager clears nextPrivateKeySecretName once Issuing is gone),
+    # and a GET-then-PUT of the whole object can lose that race with a 409.
+    await admin.request(
+        "PATCH",
+        f"/apis/{CM}/namespaces/{ns}/certificates/web",
+        body={"spec": {"dnsNames": ["web.example.test", "api.example.test"]}},
+        content_type="application/merge-patch+json",
+    )
     await _wait_revision(admin, "web", ns, 2)
     third = leaf_of(await admin.get("v1", "Secret", "web-tls", namespace=ns))
     names = third.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
